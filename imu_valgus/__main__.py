@@ -1,0 +1,3 @@
+from imu_valgus.cli import main
+
+raise SystemExit(main())
