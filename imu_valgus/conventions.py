@@ -63,6 +63,13 @@ SENSOR_LOCATIONS: tuple[str, ...] = tuple(f"{side}_{seg}" for side in SIDES for 
 UP_E: np.ndarray = np.array([0.0, 0.0, 1.0])
 """Unit vertical (up) in the ENU earth frame."""
 
+R_E_UPRIGHT: np.ndarray = np.array([[1.0, 0.0, 0.0],
+                                    [0.0, 0.0, -1.0],
+                                    [0.0, 1.0, 0.0]])
+"""``R_E_seg`` of an upright segment facing East: anterior x → East, superior
+y → Up, right z → South.  Facing heading ψ (counter-clockwise from East) it is
+``Rz(ψ) · R_E_UPRIGHT``."""
+
 
 def side_sign(side: str) -> float:
     """+1 for the right leg, -1 for the left: mirrors the right-leg sign rules."""

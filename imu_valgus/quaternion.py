@@ -127,8 +127,8 @@ def from_axis_angle(axis: np.ndarray, angle_rad: np.ndarray | float) -> np.ndarr
 
 def angle_between(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Rotation angle (rad) of ``p* ⊗ q``: the distance between two orientations."""
-    d = np.abs(np.sum(np.asarray(p, float) * np.asarray(q, float), axis=-1))
-    return 2.0 * np.arccos(np.clip(d, 0.0, 1.0))
+    d = mul(conj(p), q)
+    return 2.0 * np.arctan2(np.linalg.norm(d[..., 1:], axis=-1), np.abs(d[..., 0]))
 
 
 def nlerp(p: np.ndarray, q: np.ndarray, frac: np.ndarray) -> np.ndarray:

@@ -1,0 +1,136 @@
+"""Joint angles from segment orientations.
+
+Grood & Suntay (1983) joint coordinate system, written as the ISB Z-X-Y Cardan
+sequence (Wu et al. 2002): flexion about the proximal segment's medio-lateral
+axis ``z``, ab/adduction about the floating axis, rotation about the distal
+segment's long axis ``y``.  Signs follow :mod:`imu_valgus.conventions`: knee
+flexion +, knee abduction (valgus) +, internal rotation +, on both legs.
+
+All functions take rotation matrices ``(N, 3, 3)`` (``R_E_T`` etc.) and return
+angles in **degrees**, vectorised over time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from imu_valgus.conventions import side_sign
+
+
+def rot_x(angle_rad: np.ndarray) -> np.ndarray:
+    """Rotation matrices about x, ``(N, 3, 3)`` for ``(N,)`` angles (rad)."""
+    a = np.asarray(angle_rad, dtype=float)
+    c, s = np.cos(a), np.sin(a)
+    o, z = np.ones_like(a), np.zeros_like(a)
+    return np.stack([np.stack([o, z, z], -1), np.stack([z, c, -s], -1),
+                     np.stack([z, s, c], -1)], -2)
+
+
+def rot_y(angle_rad: np.ndarray) -> np.ndarray:
+    """Rotation matrices about y, ``(N, 3, 3)``."""
+    a = np.asarray(angle_rad, dtype=float)
+    c, s = np.cos(a), np.sin(a)
+    o, z = np.ones_like(a), np.zeros_like(a)
+    return np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1),
+                     np.stack([-s, z, c], -1)], -2)
+
+
+def rot_z(angle_rad: np.ndarray) -> np.ndarray:
+    """Rotation matrices about z, ``(N, 3, 3)``."""
+    a = np.asarray(angle_rad, dtype=float)
+    c, s = np.cos(a), np.sin(a)
+    o, z = np.ones_like(a), np.zeros_like(a)
+    return np.stack([np.stack([c, -s, z], -1), np.stack([s, c, z], -1),
+                     np.stack([z, z, o], -1)], -2)
+
+
+def zxy_compose(a_rad, b_rad, c_rad) -> np.ndarray:
+    """``Rz(a) · Rx(b) · Ry(c)``."""
+    return rot_z(a_rad) @ rot_x(b_rad) @ rot_y(c_rad)
+
+
+def zxy_angles(r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inverse of :func:`zxy_compose`: ``(a, b, c)`` in rad, ``b`` in [-π/2, π/2]."""
+    r = np.asarray(r, dtype=float)
+    b = np.arcsin(np.clip(r[..., 2, 1], -1.0, 1.0))
+    a = np.arctan2(-r[..., 0, 1], r[..., 1, 1])
+    c = np.arctan2(-r[..., 2, 0], r[..., 2, 2])
+    return a, b, c
+
+
+@dataclass(frozen=True)
+class KneeAngles:
+    """Knee angles in degrees, each ``(N,)``."""
+
+    flexion_deg: np.ndarray
+    abduction_deg: np.ndarray
+    rotation_deg: np.ndarray
+
+
+@dataclass(frozen=True)
+class HipAngles:
+    """Thigh relative to the standing reference frame ``P``, degrees, ``(N,)``."""
+
+    flexion_deg: np.ndarray
+    adduction_deg: np.ndarray
+    internal_rotation_deg: np.ndarray
+
+
+def knee_angles(r_e_t: np.ndarray, r_e_k: np.ndarray, side: str) -> KneeAngles:
+    """Knee angles from thigh and shank segment orientations (same earth frame)."""
+    s = side_sign(side)
+    a, b, c = zxy_angles(np.swapaxes(r_e_t, -1, -2) @ r_e_k)
+    return KneeAngles(np.degrees(-a), np.degrees(-s * b), np.degrees(s * c))
+
+
+def knee_rotation_matrix(flexion_deg, abduction_deg, rotation_deg, side: str) -> np.ndarray:
+    """``R_T_K`` for given knee angles: the exact inverse of :func:`knee_angles`."""
+    s = side_sign(side)
+    return zxy_compose(np.radians(-np.asarray(flexion_deg)),
+                       np.radians(-s * np.asarray(abduction_deg)),
+                       np.radians(s * np.asarray(rotation_deg)))
+
+
+def hip_angles(r_e_p: np.ndarray, r_e_t: np.ndarray, side: str) -> HipAngles:
+    """Thigh orientation relative to the reference (pelvis stand-in) frame ``P``."""
+    s = side_sign(side)
+    a, b, c = zxy_angles(np.swapaxes(r_e_p, -1, -2) @ r_e_t)
+    return HipAngles(np.degrees(a), np.degrees(s * b), np.degrees(s * c))
+
+
+def hip_rotation_matrix(flexion_deg, adduction_deg, internal_rotation_deg,
+                        side: str) -> np.ndarray:
+    """``R_P_T`` for given hip angles: the exact inverse of :func:`hip_angles`."""
+    s = side_sign(side)
+    return zxy_compose(np.radians(np.asarray(flexion_deg)),
+                       np.radians(s * np.asarray(adduction_deg)),
+                       np.radians(s * np.asarray(internal_rotation_deg)))
+
+
+def frontal_plane_projection_angle(r_e_p: np.ndarray, r_e_t: np.ndarray, r_e_k: np.ndarray,
+                                   side: str) -> np.ndarray:
+    """IMU frontal-plane projection angle (IMU-FPPA), degrees, valgus positive.
+
+    The thigh line (hip → knee, ``-y`` of the thigh) and the shank line
+    (knee → ankle, ``-y`` of the shank) are projected onto the frontal plane
+    (``y``-``z``) of the reference frame ``P``; the result is the angle between
+    them, positive when the knee lies medial to the line from hip to ankle.
+    This is an IMU measure: it uses segment axes, not skin markers seen by a
+    camera, and is not the same number as a video FPPA.
+    """
+    r_p_e = np.swapaxes(r_e_p, -1, -2)
+    thigh_p = -(r_p_e @ r_e_t)[..., :, 1]
+    shank_p = -(r_p_e @ r_e_k)[..., :, 1]
+    # lateral deviation from straight down, positive towards +z (right)
+    th = np.arctan2(thigh_p[..., 2], -thigh_p[..., 1])
+    sh = np.arctan2(shank_p[..., 2], -shank_p[..., 1])
+    return np.degrees(side_sign(side) * (sh - th))
+
+
+def heading_frame(r_e_x: np.ndarray, forward_axis: int = 0) -> np.ndarray:
+    """Rotation about vertical only that keeps the heading of ``r_e_x``'s forward axis."""
+    f = np.asarray(r_e_x)[..., :, forward_axis]
+    psi = np.arctan2(f[..., 1], f[..., 0])
+    return rot_z(psi)
