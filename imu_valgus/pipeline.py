@@ -1,0 +1,461 @@
+"""The one streaming pipeline: packets and events in, angle frames and events out.
+
+The same object serves live streaming (fed from BLE) and replay (fed from a
+recording), so both give the same reps and alerts.  Stages::
+
+    notification ─► decode ─► sensor clock → host clock ─► gap fill ─► fusion (q_E_S)
+        (per sensor, :class:`SensorStream`)
+    ─► common timeline at ``fs_hz`` (per leg, :class:`_LegSync`)
+    ─► calibration (guided standing + knee bends, :mod:`imu_valgus.calibration`)
+    ─► knee flexion / abduction / rotation, IMU-FPPA, femoral rotation
+    ─► rep detection ─► valgus alert rule
+
+Outputs are small frozen dataclasses: :class:`AngleBlock`, :class:`Calibrated`,
+:class:`CalibrationFailed`, :class:`RepCompleted`, :class:`Alert`, :class:`DataIssue`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from imu_valgus import protocol
+from imu_valgus import quaternion as Q
+from imu_valgus.calibration import LegCalibration, SegmentData, calibrate_leg
+from imu_valgus.errors import CalibrationError, ProtocolError
+from imu_valgus.feedback import AlertDetector, AlertRule
+from imu_valgus.fusion import FusionParams, LiveFusion
+from imu_valgus.kinematics import frontal_plane_projection_angle, hip_angles, knee_angles
+from imu_valgus.recording import Event, Notification, Record, SensorEntry
+from imu_valgus.reps import RepDetector, RepRule, rep_summary
+
+STANDING_START = "calibration.standing.start"
+STANDING_END = "calibration.standing.end"
+MOVEMENT_START = "calibration.movement.start"
+MOVEMENT_END = "calibration.movement.end"
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Tunable behaviour of the pipeline."""
+
+    fs_hz: float = 200.0
+    alert_rule: AlertRule = field(default_factory=AlertRule)
+    rep_rule: RepRule = field(default_factory=RepRule)
+    fusion_params: FusionParams | None = None
+    max_interpolated_gap_s: float = 0.5
+    auto_calibration_after_s: float = 3.0
+    task: str = ""
+
+
+# ----------------------------------------------------------------------------- outputs
+@dataclass(frozen=True)
+class AngleBlock:
+    """Angles of one leg on the common timeline (degrees), each ``(N,)``."""
+
+    side: str
+    t_s: np.ndarray
+    knee_flexion_deg: np.ndarray
+    knee_abduction_deg: np.ndarray
+    knee_rotation_deg: np.ndarray
+    fppa_deg: np.ndarray
+    femoral_ir_deg: np.ndarray
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    side: str
+    t_s: float
+    calibration: LegCalibration
+
+
+@dataclass(frozen=True)
+class CalibrationFailed:
+    side: str
+    t_s: float
+    message: str
+
+
+@dataclass(frozen=True)
+class RepCompleted:
+    side: str
+    summary: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Alert:
+    t_s: float
+    side: str
+    kind: str
+    value_deg: float
+
+
+@dataclass(frozen=True)
+class DataIssue:
+    t_s: float
+    location: str
+    kind: str          # "corrupt", "lost", "duplicate", "late", "gap"
+    detail: str
+
+
+Output = AngleBlock | Calibrated | CalibrationFailed | RepCompleted | Alert | DataIssue
+
+
+# ----------------------------------------------------------------------------- per sensor
+@dataclass
+class SensorStats:
+    notifications: int = 0
+    samples: int = 0
+    corrupt: int = 0
+    lost_packets: int = 0
+    duplicates: int = 0
+    late: int = 0
+    interpolated_samples: int = 0
+    gaps: int = 0
+
+
+class SensorStream:
+    """Decode, time-map, gap-fill and fuse one sensor's notifications.
+
+    Sensor timestamps (µs, wrapping at 2³²) are unwrapped and mapped to the host
+    clock with a running lower envelope of ``receive time − sensor time``
+    (the notification that arrived fastest bounds the offset).
+    """
+
+    _DATA_COLS = 10   # q (4), gyr (3), acc (3)
+
+    def __init__(self, entry: SensorEntry, config: PipelineConfig) -> None:
+        self.entry = entry
+        self.config = config
+        self.stats = SensorStats()
+        self._fusion: LiveFusion | None = None
+        self._period_us = 0
+        self._last_t_us: int | None = None     # unwrapped sensor time of last sample
+        self._wrap = 0
+        self._last_raw_t0: int | None = None
+        self._last_seq: int | None = None
+        self._offset_s = np.inf
+        self._last_sample: tuple[np.ndarray, np.ndarray] | None = None
+        self._t: list[np.ndarray] = []
+        self._d: list[np.ndarray] = []
+        self.last_host_time_s = -np.inf
+
+    @property
+    def location(self) -> str:
+        return self.entry.location
+
+    def feed(self, host_time_s: float, payload: bytes) -> list[DataIssue]:
+        issues: list[DataIssue] = []
+        self.stats.notifications += 1
+        try:
+            pkt = protocol.decode_data(payload)
+        except ProtocolError as e:
+            self.stats.corrupt += 1
+            return [DataIssue(host_time_s, self.location, "corrupt", str(e))]
+        t0 = self._unwrap(pkt.t0_us)
+        if self._last_t_us is not None and t0 <= self._last_t_us:
+            kind = "duplicate" if pkt.seq == self._last_seq else "late"
+            if kind == "duplicate":
+                self.stats.duplicates += 1
+            else:
+                self.stats.late += 1
+            return [DataIssue(host_time_s, self.location, kind,
+                              f"packet {pkt.seq} arrived after newer data; ignored")]
+        if self._last_seq is not None:
+            missed = (pkt.seq - self._last_seq - 1) % 65536
+            if 0 < missed < 30000:
+                self.stats.lost_packets += missed
+        self._last_seq = pkt.seq
+        if self._fusion is None or pkt.period_us != self._period_us:
+            self._period_us = pkt.period_us
+            self._fusion = LiveFusion(1e6 / pkt.period_us, params=self.config.fusion_params)
+        gyr, acc = pkt.gyr_rad_s, pkt.acc_m_s2
+        t_us = t0 + np.arange(pkt.n_samples, dtype=np.int64) * pkt.period_us
+        # gaps: interpolate short ones, restart after long ones
+        if self._last_t_us is not None:
+            missing = int(round((t0 - self._last_t_us) / pkt.period_us)) - 1
+            if missing > 0:
+                gap_s = missing * pkt.period_us * 1e-6
+                if gap_s <= self.config.max_interpolated_gap_s:
+                    frac = np.arange(1, missing + 1)[:, None] / (missing + 1)
+                    g0, a0 = self._last_sample
+                    gyr = np.vstack([g0 + frac * (gyr[0] - g0), gyr])
+                    acc = np.vstack([a0 + frac * (acc[0] - a0), acc])
+                    t_us = np.concatenate([self._last_t_us + np.arange(1, missing + 1)
+                                           * pkt.period_us, t_us])
+                    self.stats.interpolated_samples += missing
+                else:
+                    self.stats.gaps += 1
+                    self._fusion = LiveFusion(1e6 / pkt.period_us,
+                                              params=self.config.fusion_params)
+                    issues.append(DataIssue(host_time_s, self.location, "gap",
+                                            f"no data for {gap_s:.2f} s; orientation restarted"))
+        self._offset_s = min(self._offset_s, host_time_s - t_us[-1] * 1e-6)
+        t_host = t_us * 1e-6 + self._offset_s
+        if self._t and t_host[0] <= self._t[-1][-1]:
+            # the offset estimate improved: keep time strictly increasing
+            t_host = np.maximum(t_host, self._t[-1][-1] + 1e-6 * (1 + np.arange(len(t_host))))
+        q = self._fusion.update(gyr, acc)
+        self._t.append(t_host)
+        self._d.append(np.hstack([q, gyr, acc]))
+        self._last_t_us = int(t_us[-1])
+        self._last_sample = (gyr[-1], acc[-1])
+        self.stats.samples += pkt.n_samples
+        self.last_host_time_s = float(t_host[-1])
+        return issues
+
+    def _unwrap(self, raw_t0_us: int) -> int:
+        if self._last_raw_t0 is not None and raw_t0_us < self._last_raw_t0 - 2**31:
+            self._wrap += 2**32
+        elif self._last_raw_t0 is not None and raw_t0_us > self._last_raw_t0 + 2**31:
+            self._wrap -= 2**32      # a late packet from before a wrap
+        self._last_raw_t0 = raw_t0_us
+        return raw_t0_us + self._wrap
+
+    def take(self) -> tuple[np.ndarray, np.ndarray]:
+        """All buffered samples ``(t_s (N,), data (N, 10))``; the buffer is emptied."""
+        if not self._t:
+            return np.empty(0), np.empty((0, self._DATA_COLS))
+        t, d = np.concatenate(self._t), np.vstack(self._d)
+        self._t, self._d = [], []
+        return t, d
+
+
+# ----------------------------------------------------------------------------- per leg
+class _LegSync:
+    """Resamples a leg's thigh and shank streams onto the common timeline."""
+
+    def __init__(self, fs_hz: float) -> None:
+        self.fs_hz = fs_hz
+        self._k_next: int | None = None
+        self._t = [np.empty(0), np.empty(0)]
+        self._d = [np.empty((0, 10)), np.empty((0, 10))]
+
+    def push(self, which: int, t: np.ndarray, d: np.ndarray) -> None:
+        if len(t):
+            self._t[which] = np.concatenate([self._t[which], t])
+            self._d[which] = np.vstack([self._d[which], d])
+
+    def pop_grid(self) -> tuple[np.ndarray, list[np.ndarray]] | None:
+        """Grid samples covered by both streams: ``(t (M,), [thigh (M,10), shank (M,10)])``."""
+        if not len(self._t[0]) or not len(self._t[1]):
+            return None
+        if self._k_next is None:
+            start = max(self._t[0][0], self._t[1][0])
+            self._k_next = int(np.ceil(start * self.fs_hz - 1e-9))
+        t_end = min(self._t[0][-1], self._t[1][-1])
+        k_end = int(np.floor(t_end * self.fs_hz + 1e-9))
+        if k_end < self._k_next:
+            return None
+        tg = np.arange(self._k_next, k_end + 1) / self.fs_hz
+        out = []
+        for i in (0, 1):
+            t, d = self._t[i], self._d[i]
+            j = np.clip(np.searchsorted(t, tg, side="right") - 1, 0, len(t) - 2)
+            if len(t) == 1:
+                out.append(np.repeat(d, len(tg), axis=0))
+                continue
+            frac = np.clip((tg - t[j]) / (t[j + 1] - t[j]), 0.0, 1.0)
+            q = Q.nlerp(d[j, :4], d[j + 1, :4], frac)
+            rest = d[j, 4:] + frac[:, None] * (d[j + 1, 4:] - d[j, 4:])
+            out.append(np.hstack([q, rest]))
+            keep = max(int(j[-1]), 0)
+            self._t[i], self._d[i] = t[keep:], d[keep:]
+        self._k_next = k_end + 1
+        return tg, out
+
+
+class _Leg:
+    """Calibration state, angles, reps and alerts of one leg."""
+
+    def __init__(self, side: str, config: PipelineConfig, markers: dict[str, float]) -> None:
+        self.side = side
+        self.config = config
+        self.markers = markers
+        self.sync = _LegSync(config.fs_hz)
+        self.calibration: LegCalibration | None = None
+        self._stand: list[tuple[np.ndarray, np.ndarray]] = []
+        self._move: list[tuple[np.ndarray, np.ndarray]] = []
+        self._auto = False
+        self._auto_still_since: float | None = None
+        self.reps = RepDetector(config.rep_rule)
+        self.alerts = AlertDetector(config.alert_rule)
+        self._rep_t: list[np.ndarray] = []
+        self._rep_a: list[dict[str, np.ndarray]] = []
+        self._alert_times: list[float] = []
+
+    # -- calibration windows (guided markers, or found in the data)
+    def _windows(self, t: np.ndarray, thigh: np.ndarray, shank: np.ndarray):
+        m = self.markers
+        if STANDING_START not in m and not self._auto and t[-1] > \
+                self.config.auto_calibration_after_s:
+            self._auto = True
+        if self._auto:
+            self._auto_windows(t, thigh, shank)
+        return (m.get(STANDING_START, np.inf), m.get(STANDING_END, np.inf),
+                m.get(MOVEMENT_START, np.inf), m.get(MOVEMENT_END, np.inf))
+
+    def _auto_windows(self, t, thigh, shank) -> None:
+        """No guided calibration recorded: 2 s of stillness, then 10 s of movement."""
+        m = self.markers
+        if MOVEMENT_START in m:
+            return
+        moving = (np.linalg.norm(thigh[:, 4:7], axis=1) > 0.15) | (
+            np.linalg.norm(shank[:, 4:7], axis=1) > 0.15)
+        for ti, mv in zip(t.tolist(), moving.tolist()):
+            if not mv:
+                if self._auto_still_since is None:
+                    self._auto_still_since = ti
+            else:
+                if self._auto_still_since is not None and ti - self._auto_still_since >= 2.0:
+                    m[STANDING_START] = self._auto_still_since
+                    m[STANDING_END] = ti - 0.2
+                    m[MOVEMENT_START] = ti
+                    m[MOVEMENT_END] = ti + 10.0
+                    return
+                self._auto_still_since = None
+
+    def process(self, t: np.ndarray, thigh: np.ndarray, shank: np.ndarray) -> list[Output]:
+        out: list[Output] = []
+        if self.calibration is None:
+            s0, s1, m0, m1 = self._windows(t, thigh, shank)
+            ws = (t >= s0) & (t <= s1)
+            if ws.any():
+                self._stand.append((thigh[ws], shank[ws]))
+            wm = (t >= m0) & (t <= m1)
+            if wm.any():
+                self._move.append((thigh[wm], shank[wm]))
+            if t[-1] < m1:
+                return out
+            out.extend(self._calibrate(float(t[-1])))
+            if self.calibration is None:
+                return out
+            after = t > m1
+            t, thigh, shank = t[after], thigh[after], shank[after]
+            if not len(t):
+                return out
+        out.extend(self._angles(t, thigh, shank))
+        return out
+
+    def _calibrate(self, now_s: float) -> list[Output]:
+        def seg(parts, i):
+            d = np.vstack([p[i] for p in parts]) if parts else np.empty((0, 10))
+            return SegmentData(d[:, :4], d[:, 4:7], d[:, 7:10])
+        try:
+            cal = calibrate_leg(self.side, (seg(self._stand, 0), seg(self._stand, 1)),
+                                (seg(self._move, 0), seg(self._move, 1)), self.config.fs_hz)
+        except CalibrationError as e:
+            # wait for the next guided calibration, or find one in the data
+            for k in (STANDING_START, STANDING_END, MOVEMENT_START, MOVEMENT_END):
+                self.markers.pop(k, None)
+            self._stand, self._move = [], []
+            self._auto_still_since = None
+            return [CalibrationFailed(self.side, now_s, str(e))]
+        self.calibration = cal
+        self._stand, self._move = [], []
+        return [Calibrated(self.side, now_s, cal)]
+
+    def _angles(self, t, thigh, shank) -> list[Output]:
+        cal = self.calibration
+        q_e_t = Q.mul(thigh[:, :4], cal.q_st_t)
+        q_e_k = Q.mul(cal.q_heading_k, Q.mul(shank[:, :4], cal.q_sk_k))
+        r_e_t, r_e_k = Q.to_matrix(q_e_t), Q.to_matrix(q_e_k)
+        r_e_p = np.broadcast_to(Q.to_matrix(cal.q_e_p), r_e_t.shape)
+        knee = knee_angles(r_e_t, r_e_k, self.side)
+        hip = hip_angles(r_e_p, r_e_t, self.side)
+        fppa = frontal_plane_projection_angle(r_e_p, r_e_t, r_e_k, self.side)
+        block = AngleBlock(self.side, t, knee.flexion_deg, knee.abduction_deg,
+                           knee.rotation_deg, fppa, hip.internal_rotation_deg)
+        out: list[Output] = [block]
+        measure = {"fppa": fppa, "knee_abduction": knee.abduction_deg}
+        for ta in self.alerts.update(t, knee.flexion_deg, fppa):
+            i = int(np.searchsorted(t, ta))
+            self._alert_times.append(ta)
+            out.append(Alert(ta, self.side, self.config.alert_rule.kind,
+                             float(measure["fppa"][i])))
+        self._rep_t.append(t)
+        self._rep_a.append({"knee_flexion_deg": knee.flexion_deg,
+                            "knee_abduction_deg": knee.abduction_deg,
+                            "fppa_deg": fppa, "femoral_ir_deg": hip.internal_rotation_deg})
+        for start, end in self.reps.update(t, knee.flexion_deg):
+            tt = np.concatenate(self._rep_t)
+            aa = {k: np.concatenate([a[k] for a in self._rep_a]) for k in self._rep_a[0]}
+            out.append(RepCompleted(self.side, rep_summary(
+                start, end, tt, aa, self._alert_times, side=self.side,
+                task=self.config.task)))
+        # keep only what an unfinished rep may still need
+        if not self.reps.in_rep:
+            self._rep_t, self._rep_a = [t[-1:]], [{k: v[-1:] for k, v in
+                                                   self._rep_a[-1].items()}]
+            self._alert_times = [a for a in self._alert_times if a >= t[-1]]
+        return out
+
+
+# ----------------------------------------------------------------------------- pipeline
+class Pipeline:
+    """Streaming analysis of one session.
+
+    Parameters
+    ----------
+    sensors:
+        The session's sensors (index, side, segment), e.g. from a recording's metadata.
+    config:
+        :class:`PipelineConfig`.
+    """
+
+    def __init__(self, sensors: list[SensorEntry], config: PipelineConfig | None = None):
+        self.config = config or PipelineConfig()
+        self.streams = {s.index: SensorStream(s, self.config) for s in sensors}
+        self.markers: dict[str, float] = {}
+        by_side: dict[str, dict[str, int]] = defaultdict(dict)
+        for s in sensors:
+            by_side[s.side][s.segment] = s.index
+        self.legs: dict[str, _Leg] = {}
+        self._leg_of: dict[int, tuple[str, int]] = {}
+        self.notes: list[str] = []
+        for side, segs in sorted(by_side.items()):
+            if "thigh" in segs and "shank" in segs:
+                self.legs[side] = _Leg(side, self.config, self.markers)
+                self._leg_of[segs["thigh"]] = (side, 0)
+                self._leg_of[segs["shank"]] = (side, 1)
+            else:
+                missing = "shank" if "thigh" in segs else "thigh"
+                self.notes.append(f"{side} leg has no {missing} sensor: its angles cannot "
+                                  "be computed")
+
+    def feed(self, record: Record) -> list[Output]:
+        if isinstance(record, Notification):
+            return self.feed_notification(record.sensor_index, record.host_time_s,
+                                          record.payload)
+        return self.feed_event(record)
+
+    def feed_event(self, event: Event) -> list[Output]:
+        if event.name.startswith("calibration."):
+            self.markers[event.name] = event.host_time_s
+        return []
+
+    def feed_notification(self, sensor_index: int, host_time_s: float,
+                          payload: bytes) -> list[Output]:
+        stream = self.streams.get(sensor_index)
+        if stream is None:
+            return [DataIssue(host_time_s, f"sensor {sensor_index}", "corrupt",
+                              "notification from a sensor not listed in the session")]
+        out: list[Output] = list(stream.feed(host_time_s, payload))
+        leg = self._leg_of.get(sensor_index)
+        if leg is None:
+            return out
+        side, which = leg
+        t, d = stream.take()
+        lg = self.legs[side]
+        lg.sync.push(which, t, d)
+        grid = lg.sync.pop_grid()
+        if grid is not None:
+            tg, (thigh, shank) = grid
+            out.extend(lg.process(tg, thigh, shank))
+        return out
+
+    def stats(self) -> dict[str, SensorStats]:
+        return {s.location: s.stats for s in self.streams.values()}

@@ -1,0 +1,113 @@
+"""Replay a recording through the streaming pipeline and summarise the session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from imu_valgus.pipeline import (
+    Alert,
+    Calibrated,
+    CalibrationFailed,
+    DataIssue,
+    Pipeline,
+    PipelineConfig,
+    RepCompleted,
+)
+from imu_valgus.recording import Notification, RecordingReader
+
+
+def analyse_recording(path: str | Path, config: PipelineConfig | None = None,
+                      progress: Callable[[float], None] | None = None) -> dict[str, Any]:
+    """Run a recording through :class:`~imu_valgus.pipeline.Pipeline`.
+
+    Returns a JSON-ready dictionary with ``recording``, ``task``, ``reps``,
+    ``alerts``, ``calibration``, ``issues`` (counts by kind and the first few
+    messages), ``sensors`` (per-sensor counters) and ``warnings`` (damage found
+    in the file).  ``progress`` is called with the fraction done (0..1).
+    """
+    reader = RecordingReader(path)
+    meta = reader.metadata
+    task = str(meta.get("task", ""))
+    cfg = config or PipelineConfig(task=task)
+    if not cfg.task:
+        cfg = PipelineConfig(**{**cfg.__dict__, "task": task})
+    pipe = Pipeline(reader.sensors, cfg)
+    reps: list[dict[str, Any]] = []
+    alerts: list[dict[str, Any]] = []
+    calib: list[dict[str, Any]] = []
+    issues: dict[str, int] = {}
+    issue_examples: list[str] = []
+    total = max(1, len(reader._data))
+    n = 0
+    for rec in reader.records():
+        for out in pipe.feed(rec):
+            if isinstance(out, RepCompleted):
+                reps.append(out.summary)
+            elif isinstance(out, Alert):
+                alerts.append({"t_s": round(out.t_s, 3), "side": out.side, "kind": out.kind,
+                               "value_deg": round(out.value_deg, 2)})
+            elif isinstance(out, Calibrated):
+                calib.append({"side": out.side, "t_s": round(out.t_s, 3),
+                              "quality": out.calibration.quality,
+                              "messages": list(out.calibration.messages)})
+            elif isinstance(out, CalibrationFailed):
+                calib.append({"side": out.side, "t_s": round(out.t_s, 3), "quality": 0.0,
+                              "messages": [out.message]})
+            elif isinstance(out, DataIssue):
+                issues[out.kind] = issues.get(out.kind, 0) + 1
+                if len(issue_examples) < 5:
+                    issue_examples.append(f"{out.t_s:.2f} s {out.location}: {out.detail}")
+        n += 1
+        if progress is not None and n % 2000 == 0 and isinstance(rec, Notification):
+            progress(min(1.0, n * 70 / total))
+    if progress is not None:
+        progress(1.0)
+    warnings = reader.report.messages(reader.path) + pipe.notes
+    if not calib:
+        warnings.append("no calibration was found in this recording: angles, reps and "
+                        "alerts need quiet standing followed by a few knee bends")
+    return {
+        "recording": reader.path.name,
+        "athlete": meta.get("athlete", ""),
+        "task": task,
+        "reps": reps,
+        "alerts": alerts,
+        "calibration": calib,
+        "issues": {"counts": issues, "examples": issue_examples},
+        "sensors": {loc: asdict(s) for loc, s in pipe.stats().items()},
+        "warnings": warnings,
+    }
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """Readable per-rep table for a terminal."""
+    lines = [f"Recording: {report['recording']}   task: {report['task'] or '?'}"
+             + (f"   athlete: {report['athlete']}" if report.get("athlete") else "")]
+    for c in report["calibration"]:
+        lines.append(f"Calibration {c['side']} leg at {c['t_s']:.1f} s: quality "
+                     f"{c['quality']:.2f}" + "".join(f"\n  ! {m}" for m in c["messages"]))
+    head = (f"{'rep':>3} {'side':<5} {'start s':>8} {'end s':>7} {'flexion°':>9} "
+            f"{'abd peak°':>9} {'abd@flex°':>9} {'FPPA°':>6} {'fem IR°':>8} {'alerts':>6}")
+    lines += ["", "Per rep (knee abduction = valgus +; FPPA = IMU frontal-plane projection "
+              "angle; femoral IR relative to standing)", head, "-" * len(head)]
+    for i, r in enumerate(report["reps"], 1):
+        lines.append(f"{i:>3} {r['side']:<5} {r['start_s']:>8.2f} {r['end_s']:>7.2f} "
+                     f"{r['peak_flexion_deg']:>9.1f} {r['peak_knee_abduction_deg']:>9.1f} "
+                     f"{r['knee_abduction_at_peak_flexion_deg']:>9.1f} "
+                     f"{r['peak_fppa_deg']:>6.1f} {r['peak_femoral_ir_deg']:>8.1f} "
+                     f"{r['alerts']:>6}")
+    if not report["reps"]:
+        lines.append("(no reps found)")
+    lines.append("")
+    lines.append(f"Valgus alerts: {len(report['alerts'])}"
+                 + "".join(f"\n  {a['t_s']:8.2f} s  {a['side']:<5} {a['kind']} "
+                           f"({a['value_deg']:.1f}°)" for a in report["alerts"]))
+    counts = report["issues"]["counts"]
+    if counts:
+        lines.append("Data issues: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    for w in report["warnings"]:
+        lines.append(f"Warning: {w}")
+    return "\n".join(lines)
