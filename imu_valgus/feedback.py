@@ -41,7 +41,7 @@ class AlertDetector:
         rearm = r.threshold_deg - r.hysteresis_deg
         for t, f, m in zip(np.asarray(t_s, float).tolist(),
                            np.asarray(flexion_deg, float).tolist(),
-                           np.asarray(measure_deg, float).tolist()):
+                           np.asarray(measure_deg, float).tolist(), strict=True):
             gated = f > r.min_flexion_deg
             if armed:
                 if gated and m > r.threshold_deg:

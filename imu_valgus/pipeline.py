@@ -305,7 +305,7 @@ class _Leg:
             return
         moving = (np.linalg.norm(thigh[:, 4:7], axis=1) > 0.15) | (
             np.linalg.norm(shank[:, 4:7], axis=1) > 0.15)
-        for ti, mv in zip(t.tolist(), moving.tolist()):
+        for ti, mv in zip(t.tolist(), moving.tolist(), strict=True):
             if not mv:
                 if self._auto_still_since is None:
                     self._auto_still_since = ti

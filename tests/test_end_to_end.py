@@ -37,7 +37,7 @@ def test_replay_finds_every_rep_within_3_degrees_of_truth(tmp_path, seed, abduct
     report = analyse_recording(record(sim, tmp_path / "s.ivr"))
     truth = sim.truth["reps"]
     assert len(report["reps"]) == len(truth) == 5
-    for got, want in zip(report["reps"], truth):
+    for got, want in zip(report["reps"], truth, strict=True):
         assert got["side"] == side and got["task"] == "single-leg-squat"
         assert abs(got["start_s"] - want["start_s"]) < 0.1
         assert abs(got["end_s"] - want["end_s"]) < 0.1
@@ -79,7 +79,7 @@ def test_lost_notifications_are_counted_and_reps_still_found(tmp_path):
     report = analyse_recording(record(sim, tmp_path / "lossy.ivr"))
     assert len(report["reps"]) == 5
     assert report["sensors"]["left_thigh"]["lost_packets"] > 10
-    for got, want in zip(report["reps"], sim.truth["reps"]):
+    for got, want in zip(report["reps"], sim.truth["reps"], strict=True):
         assert abs(got["peak_flexion_deg"] - want["peak_flexion_deg"]) < 3.0
 
 

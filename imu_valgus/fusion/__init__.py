@@ -94,7 +94,8 @@ class LiveFusion:
         out = np.empty((len(gyr), 4))
         q = self._state.q
         bx, by, bz = self._state.bias
-        for i, ((gx, gy, gz), (ax, ay, az)) in enumerate(zip(gyr.tolist(), acc.tolist())):
+        samples = zip(gyr.tolist(), acc.tolist(), strict=True)
+        for i, ((gx, gy, gz), (ax, ay, az)) in enumerate(samples):
             an = math.sqrt(ax * ax + ay * ay + az * az)
             if q is None:
                 q = _tilt_from_acc(ax, ay, az)

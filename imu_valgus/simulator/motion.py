@@ -110,7 +110,8 @@ def single_leg_squat_plan(
     if not -10.0 <= knee_abduction_deg <= 30.0:
         raise ConfigError(f"knee abduction must be -10..30°, got {knee_abduction_deg}°")
     if not -20.0 <= hip_internal_rotation_deg <= 30.0:
-        raise ConfigError(f"hip internal rotation must be -20..30°, got {hip_internal_rotation_deg}°")
+        raise ConfigError("hip internal rotation must be -20..30°, "
+                          f"got {hip_internal_rotation_deg}°")
     rng = rng or np.random.default_rng(0)
     plan = MotionPlan(side=side, task="single-leg-squat", duration_s=0.0,
                       sway_phase_rad=tuple(rng.uniform(0, 2 * np.pi, 3)))
