@@ -65,7 +65,7 @@ def task_window(sim: Simulation, length_s: float = 12.0) -> tuple[float, float]:
 
 
 def plot_simulation(sim: Simulation, path: str | Path, window_s: tuple[float, float] | None
-                    = None, width_px: int = 900) -> Path:
+                    = None, width_px: int = 720) -> Path:
     """Write the figure of one simulation to ``path`` (PNG) and return the path."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import pyqtgraph as pg
@@ -137,6 +137,10 @@ def plot_simulation(sim: Simulation, path: str | Path, window_s: tuple[float, fl
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     app.processEvents()
-    exporter.export(str(path))
+    image = exporter.export(toBytes=True)
+    # a 256-colour palette keeps the figures small enough to live in docs/
+    from pyqtgraph.Qt import QtGui
+    image.convertToFormat(QtGui.QImage.Format.Format_Indexed8,
+                          pg.QtCore.Qt.ImageConversionFlag.ThresholdDither).save(str(path))
     win.close()
     return path
