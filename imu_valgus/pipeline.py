@@ -31,6 +31,7 @@ from imu_valgus.fusion import FusionParams, LiveFusion
 from imu_valgus.kinematics import frontal_plane_projection_angle, hip_angles, knee_angles
 from imu_valgus.recording import Event, Notification, Record, SensorEntry
 from imu_valgus.reps import RepDetector, RepRule, rep_summary
+from imu_valgus.timesync import ClockSync
 
 STANDING_START = "calibration.standing.start"
 STANDING_END = "calibration.standing.end"
@@ -121,8 +122,8 @@ class SensorStream:
     """Decode, time-map, gap-fill and fuse one sensor's notifications.
 
     Sensor timestamps (µs, wrapping at 2³²) are unwrapped and mapped to the host
-    clock with a running lower envelope of ``receive time − sensor time``
-    (the notification that arrived fastest bounds the offset).
+    clock by :class:`~imu_valgus.timesync.ClockSync` (offset and drift from the
+    lower envelope of ``receive time − sensor time``).
     """
 
     _DATA_COLS = 10   # q (4), gyr (3), acc (3)
@@ -137,7 +138,7 @@ class SensorStream:
         self._wrap = 0
         self._last_raw_t0: int | None = None
         self._last_seq: int | None = None
-        self._offset_s = np.inf
+        self._clock = ClockSync()
         self._last_sample: tuple[np.ndarray, np.ndarray] | None = None
         self._t: list[np.ndarray] = []
         self._d: list[np.ndarray] = []
@@ -193,10 +194,10 @@ class SensorStream:
                                               params=self.config.fusion_params)
                     issues.append(DataIssue(host_time_s, self.location, "gap",
                                             f"no data for {gap_s:.2f} s; orientation restarted"))
-        self._offset_s = min(self._offset_s, host_time_s - t_us[-1] * 1e-6)
-        t_host = t_us * 1e-6 + self._offset_s
+        self._clock.update(t_us[-1] * 1e-6, host_time_s)
+        t_host = self._clock.to_host(t_us * 1e-6)
         if self._t and t_host[0] <= self._t[-1][-1]:
-            # the offset estimate improved: keep time strictly increasing
+            # the clock estimate improved: keep time strictly increasing
             t_host = np.maximum(t_host, self._t[-1][-1] + 1e-6 * (1 + np.arange(len(t_host))))
         q = self._fusion.update(gyr, acc)
         self._t.append(t_host)

@@ -14,7 +14,7 @@ def run(*args):
                            text=True)
 
 
-@pytest.mark.parametrize("cmd", [[], ["simulate"], ["replay"]])
+@pytest.mark.parametrize("cmd", [[], ["demo"], ["simulate"], ["replay"], ["dashboard"]])
 def test_every_command_has_help(cmd):
     r = run(*cmd, "--help")
     assert r.returncode == 0 and "usage:" in r.stdout

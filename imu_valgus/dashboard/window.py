@@ -1,0 +1,264 @@
+"""The therapist's live window: angles per leg, threshold, alert flash, rep table.
+
+pyqtgraph on PySide6 (``PySide6-Essentials>=6.8,<6.12``: 6.12.0 crashes live
+plots on Python 3.11, see FIELD_NOTES §5).  One persistent curve per channel
+updated with ``setData``, 1-px pens, clip-to-view and auto-downsampling on the
+plot items.  The window polls a source (:mod:`imu_valgus.dashboard.sources`) on
+a timer, so the data path never waits for painting.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Protocol
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from imu_valgus.dashboard.sources import SourceInfo
+from imu_valgus.pipeline import (
+    Alert,
+    AngleBlock,
+    Calibrated,
+    CalibrationFailed,
+    DataIssue,
+    Output,
+    RepCompleted,
+)
+
+COLOURS = {"flexion": "#1f77b4", "abduction": "#d62728", "fppa": "#ff7f0e", "ir": "#2ca02c"}
+FLASH_MS = 400
+
+
+class Source(Protocol):
+    info: SourceInfo
+
+    def poll(self, now_s: float) -> list[Output]: ...
+
+
+class RingBuffer:
+    """Last ``capacity`` samples of several channels, time on axis 0."""
+
+    def __init__(self, capacity: int, channels: int) -> None:
+        self._t = np.full(capacity, np.nan)
+        self._y = np.full((capacity, channels), np.nan)
+        self._n = 0
+
+    def append(self, t: np.ndarray, y: np.ndarray) -> None:
+        cap = len(self._t)
+        t, y = t[-cap:], y[-cap:]
+        k = len(t)
+        self._t = np.roll(self._t, -k)
+        self._y = np.roll(self._y, -k, axis=0)
+        self._t[-k:], self._y[-k:] = t, y
+        self._n = min(cap, self._n + k)
+
+    def view(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._t[-self._n:], self._y[-self._n:]
+
+    def __len__(self) -> int:
+        return self._n
+
+
+class LegPanel(QtWidgets.QFrame):
+    """Three stacked plots for one leg and a line of current values."""
+
+    def __init__(self, side: str, threshold_deg: float, window_s: float) -> None:
+        super().__init__()
+        self.side = side
+        self.window_s = window_s
+        self.setObjectName(f"leg_{side}")
+        self.setFrameShape(QtWidgets.QFrame.Shape.StyledPanel)
+        lay = QtWidgets.QVBoxLayout(self)
+        self.title = QtWidgets.QLabel(f"<b>{side.capitalize()} leg</b> — waiting for calibration")
+        self.values = QtWidgets.QLabel("")
+        self.values.setObjectName(f"values_{side}")
+        font = self.values.font()
+        font.setPointSize(font.pointSize() + 2)
+        self.values.setFont(font)
+        lay.addWidget(self.title)
+        lay.addWidget(self.values)
+        self.graphs = pg.GraphicsLayoutWidget()
+        lay.addWidget(self.graphs, 1)
+        self.plots: dict[str, pg.PlotItem] = {}
+        specs = [("flexion", "Knee flexion", "°", (-5, 120)),
+                 ("valgus", "Valgus", "°", (-10, 35)),
+                 ("ir", "Femoral internal rotation", "°", (-15, 25))]
+        for row, (key, label, unit, yr) in enumerate(specs):
+            p = self.graphs.addPlot(row=row, col=0)
+            p.setLabel("left", label, units=unit)
+            p.setLabel("bottom", "time", units="s")
+            p.showGrid(x=True, y=True, alpha=0.2)
+            p.setClipToView(True)
+            p.setDownsampling(auto=True, mode="peak")
+            p.setYRange(*yr)
+            p.addLegend(offset=(5, 5))
+            if row:
+                p.setXLink(self.plots["flexion"])
+            self.plots[key] = p
+        pen = lambda c: pg.mkPen(c, width=1)  # noqa: E731
+        self.curves = {
+            "flexion": self.plots["flexion"].plot(pen=pen(COLOURS["flexion"]),
+                                                  name="knee flexion"),
+            "abduction": self.plots["valgus"].plot(pen=pen(COLOURS["abduction"]),
+                                                   name="knee abduction"),
+            "fppa": self.plots["valgus"].plot(pen=pen(COLOURS["fppa"]), name="IMU-FPPA"),
+            "ir": self.plots["ir"].plot(pen=pen(COLOURS["ir"]), name="femoral IR"),
+        }
+        self.threshold_line = pg.InfiniteLine(
+            threshold_deg, angle=0, movable=False,
+            pen=pg.mkPen("#888", width=1, style=QtCore.Qt.PenStyle.DashLine),
+            label=f"alert {threshold_deg:g}°", labelOpts={"position": 0.97})
+        self.plots["valgus"].addItem(self.threshold_line)
+        self.buffer = RingBuffer(int(window_s * 200) + 400, 4)
+        self.flashing = False
+        self.alert_count = 0
+
+    def add_block(self, b: AngleBlock) -> None:
+        self.buffer.append(b.t_s, np.column_stack([b.knee_flexion_deg, b.knee_abduction_deg,
+                                                   b.fppa_deg, b.femoral_ir_deg]))
+
+    def redraw(self) -> None:
+        if not len(self.buffer):
+            return
+        t, y = self.buffer.view()
+        for i, key in enumerate(("flexion", "abduction", "fppa", "ir")):
+            self.curves[key].setData(t, y[:, i])
+        self.plots["flexion"].setXRange(t[-1] - self.window_s, t[-1], padding=0)
+        f, a, p, r = y[-1]
+        self.values.setText(f"flexion {f:5.1f}°   knee abduction {a:5.1f}°   "
+                            f"IMU-FPPA {p:5.1f}°   femoral IR {r:5.1f}°")
+
+    def flash(self) -> None:
+        self.alert_count += 1
+        self.flashing = True
+        self.setStyleSheet(f"QFrame#leg_{self.side} {{ background-color: #ff4040; }}")
+        QtCore.QTimer.singleShot(FLASH_MS, self._unflash)
+
+    def _unflash(self) -> None:
+        self.flashing = False
+        self.setStyleSheet("")
+
+
+class Dashboard(QtWidgets.QMainWindow):
+    """Main window. ``source`` is polled every ``period_ms``."""
+
+    REP_COLUMNS = ("side", "start s", "end s", "flexion °", "abduction peak °",
+                   "abduction at depth °", "IMU-FPPA °", "femoral IR °", "alerts")
+
+    def __init__(self, source: Source, *, threshold_deg: float = 12.0, window_s: float = 10.0,
+                 period_ms: int = 33, beep: bool = False) -> None:
+        super().__init__()
+        self.source = source
+        self.beep = beep
+        self.setWindowTitle(f"imu-valgus — {source.info.title}")
+        central = QtWidgets.QWidget()
+        self.setCentralWidget(central)
+        lay = QtWidgets.QVBoxLayout(central)
+        legs = QtWidgets.QHBoxLayout()
+        self.panels = {s: LegPanel(s, threshold_deg, window_s) for s in source.info.sides}
+        for p in self.panels.values():
+            legs.addWidget(p, 1)
+        lay.addLayout(legs, 3)
+        self.reps = QtWidgets.QTableWidget(0, len(self.REP_COLUMNS))
+        self.reps.setHorizontalHeaderLabels(self.REP_COLUMNS)
+        self.reps.horizontalHeader().setSectionResizeMode(
+            QtWidgets.QHeaderView.ResizeMode.Stretch)
+        self.reps.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        lay.addWidget(self.reps, 1)
+        self.issues: dict[str, int] = {}
+        self.statusBar().showMessage("Stand still, then do three slow knee bends to calibrate")
+        self.timer = QtCore.QTimer(self)
+        self.timer.timeout.connect(self.tick)
+        self.timer.start(period_ms)
+        self.resize(1280, 820)
+
+    def tick(self) -> None:
+        outputs = self.source.poll(time.monotonic())
+        self.handle(outputs)
+        for p in self.panels.values():
+            p.redraw()
+        if getattr(self.source, "finished", False):
+            self.statusBar().showMessage(self.statusBar().currentMessage().split(" — ")[0]
+                                         + " — end of recording")
+
+    def handle(self, outputs: list[Output]) -> None:
+        for o in outputs:
+            if isinstance(o, AngleBlock) and o.side in self.panels:
+                self.panels[o.side].add_block(o)
+            elif isinstance(o, Alert) and o.side in self.panels:
+                self.panels[o.side].flash()
+                if self.beep:
+                    QtWidgets.QApplication.beep()
+            elif isinstance(o, RepCompleted):
+                self._add_rep(o.summary)
+            elif isinstance(o, Calibrated) and o.side in self.panels:
+                c = o.calibration
+                note = "; ".join(c.messages) or "good"
+                self.panels[o.side].title.setText(
+                    f"<b>{o.side.capitalize()} leg</b> — calibrated, quality {c.quality:.2f}"
+                    f" ({note})")
+                self.statusBar().showMessage(f"{o.side} leg calibrated — go!")
+            elif isinstance(o, CalibrationFailed) and o.side in self.panels:
+                self.panels[o.side].title.setText(
+                    f"<b>{o.side.capitalize()} leg</b> — calibration failed: {o.message}")
+            elif isinstance(o, DataIssue):
+                self.issues[o.kind] = self.issues.get(o.kind, 0) + 1
+                self.statusBar().showMessage("Data issues: " + ", ".join(
+                    f"{k} {v}" for k, v in sorted(self.issues.items())))
+
+    def _add_rep(self, r: dict) -> None:
+        row = self.reps.rowCount()
+        self.reps.insertRow(row)
+        vals = [r["side"], f"{r['start_s']:.2f}", f"{r['end_s']:.2f}",
+                f"{r['peak_flexion_deg']:.1f}", f"{r['peak_knee_abduction_deg']:.1f}",
+                f"{r['knee_abduction_at_peak_flexion_deg']:.1f}", f"{r['peak_fppa_deg']:.1f}",
+                f"{r['peak_femoral_ir_deg']:.1f}", str(r["alerts"])]
+        for col, v in enumerate(vals):
+            item = QtWidgets.QTableWidgetItem(v)
+            if col == 8 and r["alerts"]:
+                item.setForeground(QtGui.QColor("#d62728"))
+            self.reps.setItem(row, col, item)
+        self.reps.scrollToBottom()
+
+
+def _quiet_offscreen_messages() -> None:
+    """The offscreen platform warns on every relayout; that is noise, not news."""
+    previous = None
+
+    def handler(mode, context, message):  # noqa: ANN001
+        if "propagateSizeHints" in message:
+            return
+        if previous is not None:
+            previous(mode, context, message)
+        else:
+            sys.stderr.write(message + "\n")
+
+    previous = QtCore.qInstallMessageHandler(handler)
+
+
+def run_window(source: Source, *, duration_s: float | None = None,
+               screenshot: str | None = None, **kwargs) -> int:
+    """Create the application and window and run until closed (or ``duration_s``).
+
+    ``screenshot``: save a PNG of the window just before it closes.
+    """
+    pg.setConfigOptions(antialias=False, background="w", foreground="k")
+    _quiet_offscreen_messages()
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    win = Dashboard(source, **kwargs)
+    win.show()
+
+    def finish() -> None:
+        if screenshot:
+            win.grab().save(str(screenshot))
+        win.close()
+
+    if duration_s is not None:
+        QtCore.QTimer.singleShot(int(duration_s * 1000), finish)
+    code = int(app.exec())
+    if screenshot and duration_s is None:
+        win.grab().save(str(screenshot))
+    return code

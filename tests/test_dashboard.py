@@ -1,0 +1,99 @@
+"""The dashboard as a therapist sees it, offscreen (QT_QPA_PLATFORM=offscreen)."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pyqtgraph")
+pytest.importorskip("pytestqt")
+
+from imu_valgus.dashboard.sources import ReplaySource  # noqa: E402
+from imu_valgus.simulator import SimulationConfig, simulate  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def session():
+    return simulate(SimulationConfig(side="right", reps=3, knee_abduction_deg=16, seed=2))
+
+
+def play(window, source, until_s, step_s=0.05):
+    """Drive the window with a fake clock instead of waiting in real time."""
+    window.timer.stop()
+    for now in np.arange(0.0, until_s, step_s):
+        window.handle(source.poll(float(now)))
+    for p in window.panels.values():
+        p.redraw()
+
+
+def test_window_shows_angles_flashes_on_alerts_and_lists_reps(qtbot, session, tmp_path):
+    from imu_valgus.dashboard.window import Dashboard
+
+    source = ReplaySource(session.records, session.sensors, "test", speed=1.0)
+    win = Dashboard(source, period_ms=1000)
+    qtbot.addWidget(win)
+    win.show()
+    flashes = []
+    panel = win.panels["right"]
+    original = panel.flash
+    panel.flash = lambda: (flashes.append(1), original())
+    play(win, source, session.plan.duration_s + 1)
+    assert source.finished
+    t, y = panel.buffer.view()
+    assert len(t) > 1000 and np.all(np.diff(t) > 0)
+    assert np.nanmax(y[:, 0]) > 50                     # knee flexion reached the squat depth
+    assert win.reps.rowCount() == len(session.truth["reps"]) == 3
+    assert len(flashes) == len(session.truth["alerts"]) == 3
+    assert "calibrated" in panel.title.text()
+    # every axis carries a unit
+    for plot in panel.plots.values():
+        assert "°" in plot.getAxis("left").labelText + plot.getAxis("left").labelUnits
+        assert plot.getAxis("bottom").labelUnits == "s"
+    shot = tmp_path / "dash.png"
+    assert win.grab().save(str(shot)) and shot.stat().st_size > 10_000
+
+
+def test_flash_turns_the_panel_red_then_back(qtbot, session):
+    from imu_valgus.dashboard.window import FLASH_MS, Dashboard
+
+    win = Dashboard(ReplaySource(session.records, session.sensors, "t"), period_ms=1000)
+    qtbot.addWidget(win)
+    panel = win.panels["right"]
+    panel.flash()
+    assert panel.flashing and "ff4040" in panel.styleSheet()
+    qtbot.waitUntil(lambda: not panel.flashing, timeout=FLASH_MS * 5)
+    assert panel.styleSheet() == ""
+
+
+def test_dashboard_command_runs_offscreen_and_saves_a_screenshot(tmp_path):
+    shot = tmp_path / "shot.png"
+    r = subprocess.run([sys.executable, "-m", "imu_valgus", "dashboard", "--simulate",
+                        "--reps", "1", "--speed", "8", "--duration", "4", "--screenshot",
+                        str(shot)], capture_output=True, text=True, timeout=120,
+                       env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert r.returncode == 0, r.stderr
+    assert shot.stat().st_size > 10_000
+    assert "propagateSizeHints" not in r.stderr
+
+
+def test_dashboard_without_a_display_says_what_to_do(tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    r = subprocess.run([sys.executable, "-m", "imu_valgus", "dashboard", "--simulate"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 1 and "no display found" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_demo_without_a_display_prints_the_bundled_report():
+    import os
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    r = subprocess.run([sys.executable, "-m", "imu_valgus", "demo"], capture_output=True,
+                       text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "demo-left-single-leg-squat.ivr" in r.stdout and "Valgus alerts: 5" in r.stdout
