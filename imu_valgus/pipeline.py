@@ -24,10 +24,17 @@ import numpy as np
 
 from imu_valgus import protocol
 from imu_valgus import quaternion as Q
-from imu_valgus.calibration import LegCalibration, SegmentData, calibrate_leg
+from imu_valgus.calibration import (
+    LegCalibration,
+    SegmentData,
+    calibrate_leg,
+    heading_quaternion,
+    reference_frame,
+)
 from imu_valgus.errors import CalibrationError, ProtocolError
 from imu_valgus.feedback import AlertDetector, AlertRule
 from imu_valgus.fusion import FusionParams, LiveFusion
+from imu_valgus.heading import HeadingParams, HeadingTracker
 from imu_valgus.kinematics import frontal_plane_projection_angle, hip_angles, knee_angles
 from imu_valgus.recording import Event, Notification, Record, SensorEntry
 from imu_valgus.reps import RepDetector, RepRule, rep_summary
@@ -46,6 +53,8 @@ class PipelineConfig:
     alert_rule: AlertRule = field(default_factory=AlertRule)
     rep_rule: RepRule = field(default_factory=RepRule)
     fusion_params: FusionParams | None = None
+    heading_params: HeadingParams = field(default_factory=HeadingParams)
+    calibration_method: str = "2dof"
     max_interpolated_gap_s: float = 0.5
     auto_calibration_after_s: float = 3.0
     task: str = ""
@@ -277,6 +286,7 @@ class _Leg:
         self.markers = markers
         self.sync = _LegSync(config.fs_hz)
         self.calibration: LegCalibration | None = None
+        self.heading: HeadingTracker | None = None
         self._stand: list[tuple[np.ndarray, np.ndarray]] = []
         self._move: list[tuple[np.ndarray, np.ndarray]] = []
         self._auto = False
@@ -346,7 +356,8 @@ class _Leg:
             return SegmentData(d[:, :4], d[:, 4:7], d[:, 7:10])
         try:
             cal = calibrate_leg(self.side, (seg(self._stand, 0), seg(self._stand, 1)),
-                                (seg(self._move, 0), seg(self._move, 1)), self.config.fs_hz)
+                                (seg(self._move, 0), seg(self._move, 1)), self.config.fs_hz,
+                                method=self.config.calibration_method)
         except CalibrationError as e:
             # wait for the next guided calibration, or find one in the data
             for k in (STANDING_START, STANDING_END, MOVEMENT_START, MOVEMENT_END):
@@ -355,15 +366,19 @@ class _Leg:
             self._auto_still_since = None
             return [CalibrationFailed(self.side, now_s, str(e))]
         self.calibration = cal
+        self.heading = HeadingTracker(cal.delta_rad, cal.psi_p_rad, self.config.fs_hz, now_s,
+                                      self.config.heading_params)
         self._stand, self._move = [], []
         return [Calibrated(self.side, now_s, cal)]
 
     def _angles(self, t, thigh, shank) -> list[Output]:
         cal = self.calibration
         q_e_t = Q.mul(thigh[:, :4], cal.q_st_t)
-        q_e_k = Q.mul(cal.q_heading_k, Q.mul(shank[:, :4], cal.q_sk_k))
+        q_ek_k = Q.mul(shank[:, :4], cal.q_sk_k)
+        delta, psi, _ = self.heading.update(t, q_e_t, q_ek_k, thigh[:, 4:7], shank[:, 4:7])
+        q_e_k = Q.mul(heading_quaternion(delta), q_ek_k)
         r_e_t, r_e_k = Q.to_matrix(q_e_t), Q.to_matrix(q_e_k)
-        r_e_p = np.broadcast_to(Q.to_matrix(cal.q_e_p), r_e_t.shape)
+        r_e_p = Q.to_matrix(reference_frame(psi))
         knee = knee_angles(r_e_t, r_e_k, self.side)
         hip = hip_angles(r_e_p, r_e_t, self.side)
         fppa = frontal_plane_projection_angle(r_e_p, r_e_t, r_e_k, self.side)
