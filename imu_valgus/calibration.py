@@ -86,6 +86,9 @@ class LegCalibration:
     hinge_residual: float = 0.0
     knee_range_deg: float = 0.0
     source: str = "guided"               # "guided" or "found in the data"
+    hinge_axis_st: np.ndarray | None = None  # Seel hinge axis in the thigh sensor frame
+    hinge_axis_sk: np.ndarray | None = None  # ... and in the shank sensor frame
+    gyr_bias_rad_s: tuple[np.ndarray, np.ndarray] | None = None  # at standing, (thigh, shank)
 
 
 # ----------------------------------------------------------------------------- axis fit
@@ -360,4 +363,6 @@ def calibrate_leg(side: str, standing: tuple[SegmentData, SegmentData],
     return LegCalibration(side, q_st_t, q_sk_k, heading_quaternion(delta),
                           reference_frame(psi_t), round(float(quality), 3), tuple(messages),
                           delta_rad=delta, psi_p_rad=psi_t, hinge_residual=round(resid, 4),
-                          knee_range_deg=round(knee_range, 1), source=source)
+                          knee_range_deg=round(knee_range, 1), source=source,
+                          hinge_axis_st=j_t, hinge_axis_sk=j_k,
+                          gyr_bias_rad_s=(biases[0], biases[1]))
