@@ -11,8 +11,14 @@ import time
 
 import numpy as np
 
-from imu_valgus.pipeline import Alert, AngleBlock, Calibrated, Pipeline, PipelineConfig, \
-    RepCompleted
+from imu_valgus.pipeline import (
+    Alert,
+    AngleBlock,
+    Calibrated,
+    Pipeline,
+    PipelineConfig,
+    RepCompleted,
+)
 from imu_valgus.simulator import SimulationConfig, simulate
 
 ANGLES = ("knee_flexion_deg", "knee_abduction_deg", "fppa_deg", "femoral_ir_deg")
