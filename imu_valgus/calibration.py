@@ -1,21 +1,36 @@
 """Sensor-to-segment calibration of one leg from quiet standing plus knee bends.
 
 * **Static** (quiet standing, a few seconds): each sensor's mean specific force
-  points up, which is the segment's long axis ``y`` while standing upright.
-* **Functional** (knee bends): the knee hinge axis ``z`` in each sensor frame
-  from the angular velocities, without assuming how the strap sits.  Knee bends
-  are sagittal-plane movements: each sensor's principal rotation axis is the
-  flexion axis, made perpendicular to the segment's long axis (which removes
-  the tibia's small coupled axial rotation).  Known limit: hip abduction or
-  rotation during the bends tilts the thigh's axis; the fit quality reports it.
-  (A refinement on the relative angular velocity, Seel, Raisch & Schauer 2014,
-  needs a better relative heading than the 6D placeholder fusion gives.)
-* The sign of ``z`` is fixed so that it points to the athlete's right: in a
-  knee bend the thigh tips its anterior axis up and the shank tips its anterior
-  axis down.
-* **Heading**: thigh and shank face the same way while standing, which aligns
-  the two sensors' 6D earth frames; the thigh's standing heading defines the
-  reference frame ``P`` (see :mod:`imu_valgus.conventions`).
+  points up, which is the segment's long axis ``y`` while standing upright; the
+  mean angular velocity is the gyroscope bias.
+* **Functional** (knee bends): the knee hinge axis ``j`` in each sensor frame
+  from the angular velocities alone, without assuming how the strap sits and
+  without any heading information.  For a hinge, the parts of the two sensors'
+  angular velocities *perpendicular* to the axis are the same rotation seen in
+  two frames, so their norms agree at every instant (Seel, Raisch & Schauer
+  2014, Sensors 14:6891, eq. 4)::
+
+      e_i(j_T, j_K) = ‖ω_T,i × j_T‖ − ‖ω_K,i × j_K‖ = 0
+
+  Hip flexion, abduction or rotation during the bends move both segments alike
+  and leave the constraint intact, unlike a per-sensor principal axis (which
+  the hip's motion tilts).  ``j`` is found by Gauss–Newton over two spherical
+  angles per sensor, started from the principal axes, and then made
+  perpendicular to the segment's long axis to give ``z``.
+* The sign of ``z`` is fixed so that it points to the athlete's right on both
+  segments: of the four sign choices, only one makes the knee flexion seen by
+  gravity (thigh inclination minus shank inclination, sagittal plane) positive
+  during the movement — in a knee bend the thigh's anterior axis rises and the
+  shank's falls.
+* **Headings**: thigh and shank face the same way while standing (knee
+  rotation zero by definition), which gives the relative heading ``δ`` of the
+  two sensors' 6D earth frames; the thigh's standing heading gives the
+  reference frame ``P`` (see :mod:`imu_valgus.conventions` and
+  :mod:`imu_valgus.heading`).
+
+Quality: 1 is excellent.  It is lowered, with a message saying what to do,
+when a sensor moved while standing, the knee hardly bent, or the two axes do
+not behave as one hinge (a strap moved during the bends).
 
 Everything is arrays in, small frozen dataclass out.
 """
@@ -29,6 +44,9 @@ import numpy as np
 from imu_valgus import quaternion as Q
 from imu_valgus.conventions import GRAVITY_M_S2, R_E_UPRIGHT
 from imu_valgus.errors import CalibrationError
+
+MIN_STANDING_S = 0.25
+MIN_MOVEMENT_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -48,8 +66,12 @@ class LegCalibration:
     """Result for one leg.
 
     ``q_st_t`` / ``q_sk_k``: thigh / shank segment frame → its sensor frame.
-    ``q_heading_k``: rotation about vertical applied to the shank sensor's earth
-    frame so that it matches the thigh sensor's.  ``q_e_p``: reference frame.
+    ``q_heading_k``: rotation about vertical (by ``delta_rad``) applied to the
+    shank sensor's earth frame so that it matches the thigh sensor's.
+    ``q_e_p``: reference frame (heading ``psi_p_rad``) in the thigh sensor's
+    earth frame.  ``hinge_residual`` is the RMS of the Seel constraint over the
+    RMS angular velocity during the bends (0 for a perfect hinge).
+    ``knee_range_deg``: largest knee bend seen during calibration.
     """
 
     side: str
@@ -59,13 +81,141 @@ class LegCalibration:
     q_e_p: np.ndarray
     quality: float                       # 0 (unusable) .. 1 (excellent)
     messages: tuple[str, ...] = field(default_factory=tuple)
+    delta_rad: float = 0.0
+    psi_p_rad: float = 0.0
+    hinge_residual: float = 0.0
+    knee_range_deg: float = 0.0
+    source: str = "guided"               # "guided" or "found in the data"
+    hinge_axis_st: np.ndarray | None = None  # Seel hinge axis in the thigh sensor frame
+    hinge_axis_sk: np.ndarray | None = None  # ... and in the shank sensor frame
+    gyr_bias_rad_s: tuple[np.ndarray, np.ndarray] | None = None  # at standing, (thigh, shank)
 
 
+# ----------------------------------------------------------------------------- axis fit
 def _principal_axis(w: np.ndarray) -> np.ndarray:
-    vals, vecs = np.linalg.eigh(w.T @ w)
+    _, vecs = np.linalg.eigh(w.T @ w)
     return vecs[:, -1]
 
 
+def _sph(theta: float, phi: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unit vector and its derivatives for polar ``theta``, azimuth ``phi``."""
+    st, ct, sp, cp = np.sin(theta), np.cos(theta), np.sin(phi), np.cos(phi)
+    j = np.array([st * cp, st * sp, ct])
+    dj_dt = np.array([ct * cp, ct * sp, -st])
+    dj_dp = np.array([-st * sp, st * cp, 0.0])
+    return j, dj_dt, dj_dp
+
+
+def _to_sph(j: np.ndarray) -> tuple[float, float]:
+    j = j / np.linalg.norm(j)
+    return float(np.arccos(np.clip(j[2], -1, 1))), float(np.arctan2(j[1], j[0]))
+
+
+def _norm_cross(w: np.ndarray, j: np.ndarray, dj: tuple[np.ndarray, ...]):
+    c = np.cross(w, j)
+    n = np.maximum(np.linalg.norm(c, axis=1), 1e-9)
+    derivs = [np.sum(c * np.cross(w, d), axis=1) / n for d in dj]
+    return n, derivs
+
+
+def fit_hinge_axes(gyr_t_rad_s: np.ndarray, gyr_k_rad_s: np.ndarray,
+                   j_t0: np.ndarray | None = None, j_k0: np.ndarray | None = None,
+                   iterations: int = 30) -> tuple[np.ndarray, np.ndarray, float]:
+    """Knee hinge axis in each sensor frame from angular velocities alone.
+
+    Seel, Raisch & Schauer 2014, eq. 4, solved by Gauss–Newton (with a
+    Levenberg damping term) over spherical coordinates of both axes.
+
+    Parameters
+    ----------
+    gyr_t_rad_s, gyr_k_rad_s:
+        ``(N, 3)`` bias-corrected angular velocities of the thigh and shank
+        sensors, in their own frames, rad/s, on a common timeline.
+    j_t0, j_k0:
+        Starting axes (unit ``(3,)``); principal axes when ``None``.
+
+    Returns
+    -------
+    j_t, j_k, residual:
+        Unit axes (sign arbitrary) and RMS(e) / RMS(‖ω_K‖), dimensionless.
+    """
+    g1 = np.asarray(gyr_t_rad_s, float)
+    g2 = np.asarray(gyr_k_rad_s, float)
+    if len(g1) > 3000:                      # decimate: the fit needs variety, not density
+        step = len(g1) // 3000 + 1
+        g1, g2 = g1[::step], g2[::step]
+    x = np.array([*_to_sph(_principal_axis(g1) if j_t0 is None else j_t0),
+                  *_to_sph(_principal_axis(g2) if j_k0 is None else j_k0)])
+    lam = 1e-3
+
+    def resid(p):
+        j1, d1t, d1p = _sph(p[0], p[1])
+        j2, d2t, d2p = _sph(p[2], p[3])
+        n1, (a, b) = _norm_cross(g1, j1, (d1t, d1p))
+        n2, (c, d) = _norm_cross(g2, j2, (d2t, d2p))
+        return n1 - n2, np.column_stack([a, b, -c, -d])
+
+    e, jac = resid(x)
+    cost = float(e @ e)
+    for _ in range(iterations):
+        h = jac.T @ jac
+        step = np.linalg.solve(h + lam * np.diag(np.diag(h) + 1e-12), -jac.T @ e)
+        e_new, jac_new = resid(x + step)
+        c_new = float(e_new @ e_new)
+        if c_new < cost:
+            x, e, jac, cost = x + step, e_new, jac_new, c_new
+            lam = max(lam / 3, 1e-7)
+            if np.max(np.abs(step)) < 1e-7:
+                break
+        else:
+            lam *= 10
+            if lam > 1e6:
+                break
+    scale = float(np.sqrt(np.mean(np.sum(g2**2, axis=1)))) or 1.0
+    return _sph(x[0], x[1])[0], _sph(x[2], x[3])[0], float(np.sqrt(cost / len(e))) / scale
+
+
+def refine_axes_2dof(y_t: np.ndarray, z_t: np.ndarray, y_k: np.ndarray, z_k: np.ndarray,
+                     q_e_st_stand: np.ndarray, q_e_sk_stand: np.ndarray,
+                     q_e_st_move: np.ndarray, q_e_sk_move: np.ndarray,
+                     side: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """Turn each knee axis about its segment's long axis so the bends show no abduction.
+
+    A knee bend is modelled as the knee's two large degrees of freedom —
+    flexion about the thigh-fixed axis and tibial rotation about the shank's
+    long axis — with knee ab/adduction staying at its standing value (zero).
+    The relative orientation comes from the two 6D orientations, with their
+    relative heading set by the standing pose for the trial axes, so hip motion
+    during the bends does not matter and coupled tibial rotation is allowed
+    (both bias a hinge or principal-axis fit).  Parameters: the azimuth of
+    ``z`` about ``y`` for each sensor (two angles, rad), solved by
+    :func:`scipy.optimize.least_squares` on the knee abduction of every sample.
+
+    Returns the refined ``z_t``, ``z_k`` and the RMS knee abduction left, degrees.
+    """
+    from scipy.optimize import least_squares
+
+    from imu_valgus.kinematics import knee_angles
+
+    def frames(a):
+        r_t = _frame_from(y_t, Q.rotate(Q.from_axis_angle(y_t, a[0]), z_t))
+        r_k = _frame_from(y_k, Q.rotate(Q.from_axis_angle(y_k, a[1]), z_k))
+        return r_t, r_k
+
+    def abduction(a):
+        r_t, r_k = frames(a)
+        q_t, q_k = Q.from_matrix(r_t), Q.from_matrix(r_k)
+        d = _mean_heading(Q.mul(q_e_st_stand, q_t)) - _mean_heading(Q.mul(q_e_sk_stand, q_k))
+        r_e_t = Q.to_matrix(Q.mul(q_e_st_move, q_t))
+        r_e_k = Q.to_matrix(Q.mul(heading_quaternion(d), Q.mul(q_e_sk_move, q_k)))
+        return knee_angles(r_e_t, r_e_k, side).abduction_deg
+
+    sol = least_squares(abduction, np.zeros(2), x_scale=0.1, max_nfev=60)
+    r_t, r_k = frames(sol.x)
+    return r_t[:, 2], r_k[:, 2], float(np.sqrt(np.mean(sol.fun**2)))
+
+
+# ----------------------------------------------------------------------------- helpers
 def _mean_heading(q_e_seg: np.ndarray) -> float:
     x = Q.rotate(q_e_seg, np.array([1.0, 0.0, 0.0]))
     return float(np.arctan2(np.mean(x[:, 1]), np.mean(x[:, 0])))
@@ -79,77 +229,140 @@ def _frame_from(y: np.ndarray, z_guess: np.ndarray) -> np.ndarray:
     return np.column_stack([x, y, z])
 
 
+def _unit(a: np.ndarray) -> np.ndarray:
+    return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+
+def heading_quaternion(angle_rad: float) -> np.ndarray:
+    """Rotation about the vertical (ENU ``z``) by ``angle_rad``."""
+    return Q.from_axis_angle([0.0, 0.0, 1.0], angle_rad)
+
+
+def reference_frame(psi_p_rad: float) -> np.ndarray:
+    """``q_E_P`` of the reference frame facing heading ``psi_p_rad``."""
+    return Q.mul(heading_quaternion(psi_p_rad), Q.from_matrix(R_E_UPRIGHT))
+
+
+def _sagittal_inclination(q_e_s: np.ndarray, r_s_seg: np.ndarray) -> np.ndarray:
+    """Forward tilt of the segment's anterior axis above horizontal about ``z``, rad."""
+    up_s = Q.rotate(Q.conj(q_e_s), np.array([0.0, 0.0, 1.0]))
+    up_seg = up_s @ r_s_seg
+    return np.arctan2(up_seg[:, 0], up_seg[:, 1])
+
+
+def _choose_signs(r_st_t: np.ndarray, r_sk_k: np.ndarray, q_e_st: np.ndarray,
+                  q_e_sk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flip each segment's ``z`` (and ``x``) so that knee flexion comes out positive."""
+    flip = np.diag([-1.0, 1.0, -1.0])
+    phi_t = _sagittal_inclination(q_e_st, r_st_t)
+    phi_k = _sagittal_inclination(q_e_sk, r_sk_k)
+    best, best_score = (1.0, 1.0), -np.inf
+    for s_t in (1.0, -1.0):
+        for s_k in (1.0, -1.0):
+            flex = s_t * phi_t - s_k * phi_k
+            score = float(np.mean(flex) - 3.0 * np.mean(np.maximum(-flex, 0.0)))
+            if score > best_score:
+                best, best_score = (s_t, s_k), score
+    return (r_st_t if best[0] > 0 else r_st_t @ flip,
+            r_sk_k if best[1] > 0 else r_sk_k @ flip)
+
+
+# ----------------------------------------------------------------------------- calibrate
 def calibrate_leg(side: str, standing: tuple[SegmentData, SegmentData],
-                  movement: tuple[SegmentData, SegmentData], fs_hz: float) -> LegCalibration:
+                  movement: tuple[SegmentData, SegmentData], fs_hz: float,
+                  source: str = "guided", method: str = "2dof") -> LegCalibration:
     """Calibrate one leg from (thigh, shank) data during standing and knee bends.
 
-    Both tuples hold samples on the common timeline at ``fs_hz``.
+    Both tuples hold samples on the common timeline at ``fs_hz``.  Raises
+    :class:`~imu_valgus.errors.CalibrationError` (with what to do) when the
+    data cannot give a calibration at all.
     """
     st_t, st_k = standing
     mv_t, mv_k = movement
     messages: list[str] = []
     quality = 1.0
-    if len(st_t.acc_m_s2) < 50 or len(st_k.acc_m_s2) < 50:
-        raise CalibrationError(f"{side} leg: less than 0.25 s of quiet standing was recorded; "
-                               "repeat the calibration and stand still when asked")
-    if len(mv_t.gyr_rad_s) < 100:
+    if min(len(st_t.acc_m_s2), len(st_k.acc_m_s2)) < MIN_STANDING_S * fs_hz:
+        raise CalibrationError(f"{side} leg: less than {MIN_STANDING_S} s of quiet standing "
+                               "was recorded; repeat the calibration and stand still when "
+                               "asked")
+    if min(len(mv_t.gyr_rad_s), len(mv_k.gyr_rad_s)) < MIN_MOVEMENT_S * fs_hz:
         raise CalibrationError(f"{side} leg: the knee bends were too short; repeat the "
                                "calibration and do three slow knee bends when asked")
     # --- static: up axis and gyro bias per sensor
     ups, biases = [], []
     for name, d in (("thigh", st_t), ("shank", st_k)):
-        a = d.acc_m_s2
-        mean = a.mean(axis=0)
+        mean = d.acc_m_s2.mean(axis=0)
         ups.append(mean / np.linalg.norm(mean))
-        biases.append(d.gyr_rad_s.mean(axis=0))
+        biases.append(np.median(d.gyr_rad_s, axis=0))
         still = float(np.sqrt(np.mean(np.sum((d.gyr_rad_s - biases[-1]) ** 2, axis=1))))
-        if still > np.radians(5.0) or abs(np.linalg.norm(mean) - GRAVITY_M_S2) > 0.8:
+        wobble = float(np.degrees(np.arccos(np.clip(_unit(d.acc_m_s2) @ ups[-1], -1, 1))).max())
+        if (still > np.radians(3.0) or abs(np.linalg.norm(mean) - GRAVITY_M_S2) > 0.8
+                or wobble > 8.0):
             quality = min(quality, 0.3)
             messages.append(f"the {side} {name} sensor moved while standing "
                             f"({np.degrees(still):.1f}°/s): stand still and repeat")
     y_t, y_k = ups
     g_t = mv_t.gyr_rad_s - biases[0]
     g_k = mv_k.gyr_rad_s - biases[1]
-    # --- functional: knee axis per sensor
-    z_t, z_k = _principal_axis(g_t), _principal_axis(g_k)
-    r_st_t = _frame_from(y_t, z_t)
-    r_sk_k = _frame_from(y_k, z_k)
-    # --- sign: z to the right.  During bends the thigh's anterior axis tips up
-    # (its accelerometer's x grows) and the shank's tips down.
-    sign_t = 1.0 if np.mean(_unit(mv_t.acc_m_s2) @ r_st_t[:, 0]) >= 0 else -1.0
-    sign_k = -1.0 if np.mean(_unit(mv_k.acc_m_s2) @ r_sk_k[:, 0]) >= 0 else 1.0
-    r_st_t = _frame_from(y_t, sign_t * r_st_t[:, 2])
-    r_sk_k = _frame_from(y_k, sign_k * r_sk_k[:, 2])
-    # --- quality of the hinge fit: share of relative rotation about the axis
+    # --- functional: knee axis per sensor (Seel 2014), then ⟂ the long axis
+    moving = (np.linalg.norm(g_t, axis=1) > 0.1) | (np.linalg.norm(g_k, axis=1) > 0.1)
+    if moving.sum() < MIN_MOVEMENT_S * fs_hz:
+        raise CalibrationError(f"the {side} knee did not move during the knee bends; "
+                               "repeat the calibration and bend both knees slowly three "
+                               "times when asked")
+    j_t0 = _frame_from(y_t, _principal_axis(g_t[moving]))[:, 2]
+    j_k0 = _frame_from(y_k, _principal_axis(g_k[moving]))[:, 2]
+    if method == "principal":
+        j_t, j_k = j_t0, j_k0
+        resid = fit_hinge_axes(g_t[moving], g_k[moving], j_t0, j_k0, iterations=0)[2]
+    else:
+        j_t, j_k, resid = fit_hinge_axes(g_t[moving], g_k[moving], j_t0, j_k0)
+    r_st_t = _frame_from(y_t, j_t)
+    r_sk_k = _frame_from(y_k, j_k)
+    # the fit can only be trusted far from the long axis
+    for name, j, y in (("thigh", j_t, y_t), ("shank", j_k, y_k)):
+        if abs(j @ y) > np.sin(np.radians(30)):
+            quality = min(quality, 0.4)
+            messages.append(f"the {side} {name} sensor's knee axis is not horizontal "
+                            f"({np.degrees(np.arcsin(min(1, abs(j @ y)))):.0f}° off): were the "
+                            "knees bending forwards? repeat the knee bends")
+    # --- sign: z to the right, the same way on both segments.  Knee flexion seen
+    # by gravity (thigh inclination minus shank inclination in the sagittal plane,
+    # zero at standing) is positive in a knee bend; only one of the four sign
+    # combinations makes it so (works for squats, walking and sit-to-stand alike).
+    r_st_t, r_sk_k = _choose_signs(r_st_t, r_sk_k, mv_t.q_e_s, mv_k.q_e_s)
+    if method == "2dof":
+        sel = np.flatnonzero(moving)[:: max(1, int(moving.sum()) // 1500)]
+        z_t2, z_k2, rms_abd = refine_axes_2dof(
+            y_t, r_st_t[:, 2], y_k, r_sk_k[:, 2], st_t.q_e_s, st_k.q_e_s,
+            mv_t.q_e_s[sel], mv_k.q_e_s[sel], side)
+        r_st_t, r_sk_k = _frame_from(y_t, z_t2), _frame_from(y_k, z_k2)
     q_st_t, q_sk_k = Q.from_matrix(r_st_t), Q.from_matrix(r_sk_k)
+    # --- headings at standing
     q_e_t = Q.mul(st_t.q_e_s, q_st_t)
     q_e_k = Q.mul(st_k.q_e_s, q_sk_k)
-    dpsi = _mean_heading(q_e_t) - _mean_heading(q_e_k)
-    q_h = Q.from_axis_angle([0.0, 0.0, 1.0], dpsi)
-    q_st_sk = Q.mul(Q.conj(mv_t.q_e_s), Q.mul(q_h, mv_k.q_e_s))
-    w_rel = Q.rotate(q_st_sk, g_k) - g_t
-    total = float(np.sum(np.linalg.norm(w_rel, axis=1)))
-    on_axis = float(np.sum(np.abs(w_rel @ r_st_t[:, 2])))
-    hinge = on_axis / total if total > 0 else 0.0
-    bend_deg = np.degrees(on_axis / fs_hz)   # total knee rotation, both directions
-    if bend_deg < 90.0:
-        quality = min(quality, 0.3)
-        messages.append(f"the {side} knee hardly bent during calibration: do three slow, "
-                        "deep knee bends when asked")
-    if hinge < 0.9:
-        quality = min(quality, hinge)
-        messages.append(f"the {side} knee axis fit is poor ({hinge:.0%} hinge-like): a sensor "
-                        "may have moved during calibration — check the straps and repeat")
-    quality = min(quality, hinge)
     psi_t = _mean_heading(q_e_t)
-    q_e_p = Q.mul(Q.from_axis_angle([0.0, 0.0, 1.0], psi_t), Q.from_matrix(R_E_UPRIGHT))
-    return LegCalibration(side, q_st_t, q_sk_k, q_h, q_e_p,
-                          round(float(quality), 3), tuple(messages))
-
-
-def _unit(a: np.ndarray) -> np.ndarray:
-    return a / np.linalg.norm(a, axis=1, keepdims=True)
-
-
-def _orient(v: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    return v if v @ ref >= 0 else -v
+    delta = float(np.angle(np.exp(1j * (psi_t - _mean_heading(q_e_k)))))
+    # --- how much the knee bent: flexion rate is the relative rate about the axis
+    rate = g_k @ r_sk_k[:, 2] - g_t @ r_st_t[:, 2]
+    bend = np.cumsum(rate) / fs_hz
+    knee_range = float(np.degrees(np.max(bend) - np.min(bend)))
+    if knee_range < 30.0:
+        quality = min(quality, 0.3)
+        messages.append(f"the {side} knee hardly bent during calibration "
+                        f"({knee_range:.0f}°): do three slow knee bends to about 50°")
+    if resid > 0.15:
+        quality = min(quality, max(0.0, 1.0 - 2 * resid))
+        messages.append(f"the {side} knee did not move like a hinge during calibration "
+                        f"(residual {resid:.0%}): a sensor may have moved — check the "
+                        "straps and repeat")
+    quality = min(quality, float(np.clip(1.0 - 2.0 * max(0.0, resid - 0.05), 0.0, 1.0)))
+    if source != "guided":
+        messages.append(f"{side} leg calibrated from the data ({source}): quality "
+                        f"{quality:.2f}")
+    return LegCalibration(side, q_st_t, q_sk_k, heading_quaternion(delta),
+                          reference_frame(psi_t), round(float(quality), 3), tuple(messages),
+                          delta_rad=delta, psi_p_rad=psi_t, hinge_residual=round(resid, 4),
+                          knee_range_deg=round(knee_range, 1), source=source,
+                          hinge_axis_st=j_t, hinge_axis_sk=j_k,
+                          gyr_bias_rad_s=(biases[0], biases[1]))

@@ -11,7 +11,7 @@ from imu_valgus import __version__
 from imu_valgus.commands._common import RAW, Parser
 from imu_valgus.errors import ImuValgusError
 
-COMMANDS: tuple[str, ...] = ("demo", "simulate", "replay", "dashboard", "evaluate",
+COMMANDS: tuple[str, ...] = ("demo", "simulate", "replay", "dashboard", "import", "evaluate",
                              "plot-sim")
 """Subcommands, in ``--help`` order; each is a module in :mod:`imu_valgus.commands`."""
 
@@ -32,7 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     for name in COMMANDS:
-        importlib.import_module(f"imu_valgus.commands.{name.replace('-', '_')}").register(sub)
+        module = name.replace("-", "_")
+        if module == "import":      # a Python keyword: the module is import_
+            module = "import_"
+        importlib.import_module(f"imu_valgus.commands.{module}").register(sub)
     return p
 
 

@@ -1,50 +1,121 @@
-"""Valgus alert rule: threshold with hysteresis, dwell time and flexion gating.
+"""Feedback engine: alert rules per task, schedules, and actions as events.
 
-Defaults from ``../shared/guide/FIELD_NOTES.md`` §1 (see ``docs/feedback.md``):
-alert when the IMU frontal-plane projection angle exceeds 12° (between the
-control mean 8.4° and the PFP mean 16.8°, Herrington 2014) for 100 ms, re-arm
-3° below (about the measurement's SEM, Munro et al. 2012), and only while the
-knee is flexed more than 30° so that standing never alarms.
+Three layers, each pure and streaming:
+
+1. :class:`AlertRule` / :class:`AlertDetector` — *when* a movement fault is
+   present: a measure (IMU-FPPA, knee abduction or femoral internal rotation,
+   degrees) above a threshold, for a dwell time, while the knee is flexed more
+   than a gate (so that standing never alarms); re-armed below threshold −
+   hysteresis or when the knee straightens.  One excursion, one alert.
+   In *baseline* mode the threshold is the athlete's own baseline plus a
+   margin (FIELD_NOTES §1: "baseline + 8°", about the smallest detectable
+   difference of the FPPA, Munro et al. 2012).
+2. :class:`Schedule` — *whether* an alert is fed back: continuously, faded
+   across sessions (Willy 2012: full feedback, then removed over the last
+   sessions; guidance hypothesis, Sigrist 2013), or with a bandwidth (only
+   faults larger than threshold + bandwidth are fed back).  Decisions are
+   deterministic (an accumulator, no random numbers) so a replay gives the
+   same actions as the live run.
+3. :class:`FeedbackAction` — *how*: ``"buzz"`` (the sensor's vibration motor,
+   protocol ``Buzz(duration_ms, intensity_pct, pattern)``), ``"flash"`` (the
+   dashboard) and ``"sound"``, as events for the BLE layer and the GUI.
+
+Defaults and their sources are tabulated in ``docs/feedback.md``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
+
+from imu_valgus.errors import ConfigError
+
+MEASURES: tuple[str, ...] = ("fppa", "knee_abduction", "femoral_ir")
+"""Measures a rule can watch (degrees, fault positive): IMU-FPPA (valgus +), knee
+abduction (valgus +), femoral internal rotation relative to standing (+)."""
 
 
 @dataclass(frozen=True)
 class AlertRule:
-    """Parameters of the valgus alert (degrees, seconds)."""
+    """Parameters of one alert (degrees, seconds).
+
+    Attributes
+    ----------
+    threshold_deg:
+        Fault when the measure exceeds this (absolute mode), degrees.
+    hysteresis_deg:
+        Re-arm when the measure falls this far below the threshold, degrees.
+    dwell_s:
+        The measure must stay above the threshold this long, s.
+    min_flexion_deg:
+        Only while knee flexion exceeds this, degrees (standing never alarms).
+    kind:
+        Name of the alert (``"valgus"``, ``"femoral_rotation"`` …).
+    measure:
+        One of :data:`MEASURES`.
+    baseline_deg:
+        Personal mode: when not ``None``, the threshold is
+        ``baseline_deg + baseline_margin_deg`` instead of ``threshold_deg``.
+    baseline_margin_deg:
+        Margin above the personal baseline, degrees.
+    """
 
     threshold_deg: float = 12.0
     hysteresis_deg: float = 3.0
     dwell_s: float = 0.100
     min_flexion_deg: float = 30.0
     kind: str = "valgus"
+    measure: str = "fppa"
+    baseline_deg: float | None = None
+    baseline_margin_deg: float = 8.0
+
+    def __post_init__(self) -> None:
+        if self.measure not in MEASURES:
+            raise ConfigError(f"alert measure must be one of {', '.join(MEASURES)}, "
+                              f"not {self.measure!r}")
+        if self.hysteresis_deg < 0 or self.dwell_s < 0:
+            raise ConfigError("hysteresis and dwell time must not be negative")
+
+    @property
+    def effective_threshold_deg(self) -> float:
+        """The threshold in force: absolute, or personal baseline + margin."""
+        if self.baseline_deg is None:
+            return self.threshold_deg
+        return self.baseline_deg + self.baseline_margin_deg
 
 
 class AlertDetector:
-    """Streaming alert decision; feed blocks, get alert times (s)."""
+    """Streaming alert decision for one rule; feed blocks, get alert times (s).
+
+    The decision for a sample needs only that sample and the detector's state,
+    so an alert is decided on the very sample that completes the dwell.
+    """
 
     def __init__(self, rule: AlertRule | None = None) -> None:
         self.rule = rule or AlertRule()
         self._armed = True
         self._above_since: float | None = None
 
+    def set_rule(self, rule: AlertRule) -> None:
+        """Change the rule (e.g. once a personal baseline is known); state is kept."""
+        self.rule = rule
+
     def update(self, t_s: np.ndarray, flexion_deg: np.ndarray,
                measure_deg: np.ndarray) -> list[float]:
+        """Alert times (s) among the samples ``t_s`` (``(N,)``, with ``(N,)`` angles)."""
         r = self.rule
+        thr = r.effective_threshold_deg
         fired: list[float] = []
         armed, since = self._armed, self._above_since
-        rearm = r.threshold_deg - r.hysteresis_deg
+        rearm = thr - r.hysteresis_deg
         for t, f, m in zip(np.asarray(t_s, float).tolist(),
                            np.asarray(flexion_deg, float).tolist(),
                            np.asarray(measure_deg, float).tolist(), strict=True):
             gated = f > r.min_flexion_deg
             if armed:
-                if gated and m > r.threshold_deg:
+                if gated and m > thr:
                     if since is None:
                         since = t
                     if t - since >= r.dwell_s - 1e-9:
@@ -62,3 +133,244 @@ def detect_alerts(t_s: np.ndarray, flexion_deg: np.ndarray, measure_deg: np.ndar
                   rule: AlertRule | None = None) -> list[float]:
     """Alert times of whole series."""
     return AlertDetector(rule).update(t_s, flexion_deg, measure_deg)
+
+
+# ----------------------------------------------------------------------------- schedules
+@dataclass(frozen=True)
+class Schedule:
+    """Which alerts are fed back.
+
+    Attributes
+    ----------
+    kind:
+        ``"continuous"`` (every alert), ``"faded"`` (a fraction that falls
+        across sessions) or ``"bandwidth"`` (only alerts whose measure exceeds
+        the threshold by more than ``bandwidth_deg``).
+    session:
+        This session's number in the programme, 1-based (faded schedule).
+    n_sessions, fade_sessions:
+        Programme length and the number of final sessions over which feedback
+        is withdrawn (Willy 2012: 8 sessions, removed over the last 4).
+    bandwidth_deg:
+        Tolerance band above the threshold, degrees (bandwidth schedule).
+    """
+
+    kind: str = "continuous"
+    session: int = 1
+    n_sessions: int = 8
+    fade_sessions: int = 4
+    bandwidth_deg: float = 3.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("continuous", "faded", "bandwidth"):
+            raise ConfigError("schedule must be continuous, faded or bandwidth, "
+                              f"not {self.kind!r}")
+        if not 1 <= self.session or not 0 <= self.fade_sessions <= self.n_sessions:
+            raise ConfigError("session must be ≥ 1 and fade sessions between 0 and the "
+                              "number of sessions")
+
+    def fraction(self) -> float:
+        """Share of alerts fed back in this session (1 = all)."""
+        if self.kind != "faded":
+            return 1.0
+        first_faded = self.n_sessions - self.fade_sessions + 1
+        if self.session < first_faded:
+            return 1.0
+        # linear: 1 - k/fade over the fade sessions, 0 from the last one on
+        k = self.session - first_faded + 1
+        return max(0.0, 1.0 - k / self.fade_sessions)
+
+
+class ScheduleGate:
+    """Deterministic delivery decisions for a schedule (same input, same output)."""
+
+    def __init__(self, schedule: Schedule) -> None:
+        self.schedule = schedule
+        self._credit = 0.0
+
+    def deliver(self, value_deg: float, threshold_deg: float) -> bool:
+        s = self.schedule
+        if s.kind == "bandwidth":
+            return value_deg > threshold_deg + s.bandwidth_deg
+        f = s.fraction()
+        self._credit += f
+        if self._credit >= 1.0 - 1e-9:
+            self._credit -= 1.0
+            return True
+        return False
+
+
+# ----------------------------------------------------------------------------- actions
+@dataclass(frozen=True)
+class ActionConfig:
+    """What an alert does.
+
+    ``buzz_segment``: which sensor of the leg vibrates (``"thigh"``: the lateral
+    thigh, the side the knee should be pushed towards).  ``buzz_pattern`` is a
+    :class:`imu_valgus.protocol.BuzzPattern` name.
+    """
+
+    kinds: tuple[str, ...] = ("buzz", "flash", "sound")
+    buzz_segment: str = "thigh"
+    buzz_duration_ms: int = 200
+    buzz_intensity_pct: int = 80
+    buzz_pattern: str = "CONTINUOUS"
+    flash_duration_ms: int = 500
+    sound: str = "beep"
+
+
+@dataclass(frozen=True)
+class FeedbackAction:
+    """An action to perform now: the BLE layer sends ``Buzz``, the GUI flashes or beeps.
+
+    ``location`` is the sensor location for ``"buzz"`` (e.g. ``"left_thigh"``)
+    and the leg (``"left"``) otherwise; ``t_s`` is the time of the sample that
+    completed the alert (host clock); ``params`` are JSON-ready.
+    """
+
+    kind: str
+    side: str
+    location: str
+    t_s: float
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_event(self) -> dict[str, Any]:
+        """JSON object for a recording event named ``feedback.<kind>``."""
+        return {"name": f"feedback.{self.kind}", "side": self.side,
+                "location": self.location, "t_s": round(self.t_s, 4), **self.params}
+
+
+def actions_for(alert_kind: str, side: str, t_s: float, value_deg: float,
+                cfg: ActionConfig) -> list[FeedbackAction]:
+    """The actions of one delivered alert."""
+    out = []
+    for kind in cfg.kinds:
+        if kind == "buzz":
+            out.append(FeedbackAction("buzz", side, f"{side}_{cfg.buzz_segment}", t_s, {
+                "duration_ms": cfg.buzz_duration_ms, "intensity_pct": cfg.buzz_intensity_pct,
+                "pattern": cfg.buzz_pattern, "alert": alert_kind,
+                "value_deg": round(value_deg, 2)}))
+        elif kind == "flash":
+            out.append(FeedbackAction("flash", side, side, t_s, {
+                "duration_ms": cfg.flash_duration_ms, "alert": alert_kind,
+                "value_deg": round(value_deg, 2)}))
+        elif kind == "sound":
+            out.append(FeedbackAction("sound", side, side, t_s, {
+                "sound": cfg.sound, "alert": alert_kind, "value_deg": round(value_deg, 2)}))
+        else:
+            raise ConfigError(f"unknown feedback action {kind!r}: use buzz, flash or sound")
+    return out
+
+
+# ----------------------------------------------------------------------------- per task
+FEMORAL_IR_RULE = AlertRule(threshold_deg=8.0, hysteresis_deg=3.0, dwell_s=0.1,
+                            min_flexion_deg=30.0, kind="femoral_rotation",
+                            measure="femoral_ir")
+"""Femoral internal rotation flag, > 8° above standing (FIELD_NOTES §1: PFP 8.2° vs
+controls 0.3°, Souza & Powers 2009)."""
+
+_LOADED = (AlertRule(),)
+DEFAULT_TASK_RULES: dict[str, tuple[AlertRule, ...]] = {
+    "single-leg-squat": _LOADED,
+    "squat": _LOADED,
+    "stair-ascent": _LOADED,
+    "stair-descent": _LOADED,
+    "sit-to-stand": _LOADED,
+    "clamshell": (),
+    "hydrant": (),
+    "walking": (),
+    "": _LOADED,
+}
+"""Rules per task.  Loaded knee-bending tasks get the valgus rule; clamshells and
+hydrants (non-weight-bearing hip exercises, measured by range and tempo) and
+walking get none.  An unknown task gets the valgus rule."""
+
+
+@dataclass(frozen=True)
+class FeedbackConfig:
+    """Therapist-tunable feedback for a session.
+
+    ``task_rules`` overrides :data:`DEFAULT_TASK_RULES` per task.
+    ``baseline_mode``: personal thresholds from the first ``baseline_reps``
+    reps of each leg (median peak of the rule's measure) + the rule's margin;
+    absolute thresholds apply until then.  ``baseline_deg``: known baselines
+    per ``(side, measure)`` (e.g. from an earlier session).
+    """
+
+    task_rules: dict[str, tuple[AlertRule, ...]] = field(default_factory=dict)
+    schedule: Schedule = field(default_factory=Schedule)
+    actions: ActionConfig = field(default_factory=ActionConfig)
+    baseline_mode: bool = False
+    baseline_reps: int = 3
+    baseline_deg: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def rules_for(self, task: str) -> tuple[AlertRule, ...]:
+        if task in self.task_rules:
+            return self.task_rules[task]
+        return DEFAULT_TASK_RULES.get(task, DEFAULT_TASK_RULES[""])
+
+
+class FeedbackEngine:
+    """Per leg: rules of the current task → alerts → schedule → actions.
+
+    ``update`` takes a block of angles and returns ``(alerts, actions)`` where
+    alerts are ``(t_s, kind, value_deg, delivered)`` tuples.
+    """
+
+    def __init__(self, side: str, config: FeedbackConfig, task: str = "") -> None:
+        self.side = side
+        self.config = config
+        self.gate = ScheduleGate(config.schedule)
+        self._peaks: dict[str, list[float]] = {}
+        self.set_task(task)
+
+    def set_task(self, task: str) -> None:
+        self.task = task
+        self.detectors = []
+        for rule in self.config.rules_for(task):
+            base = self.config.baseline_deg.get((self.side, rule.measure))
+            if base is not None:
+                rule = replace(rule, baseline_deg=base)
+            self.detectors.append(AlertDetector(rule))
+
+    def rep_done(self, peaks_deg: dict[str, float]) -> None:
+        """Baseline mode: learn from a completed rep's peak measures (degrees)."""
+        if not self.config.baseline_mode:
+            return
+        for det in self.detectors:
+            m = det.rule.measure
+            if det.rule.baseline_deg is not None or m not in peaks_deg:
+                continue
+            self._peaks.setdefault(m, []).append(peaks_deg[m])
+            if len(self._peaks[m]) >= self.config.baseline_reps:
+                det.set_rule(replace(det.rule, baseline_deg=float(
+                    np.median(self._peaks[m][: self.config.baseline_reps]))))
+
+    def update(self, t_s: np.ndarray, flexion_deg: np.ndarray,
+               measures_deg: dict[str, np.ndarray]
+               ) -> tuple[list[tuple[float, str, float, bool]], list[FeedbackAction]]:
+        alerts, actions = [], []
+        t = np.asarray(t_s, float)
+        for det in self.detectors:
+            m = measures_deg[det.rule.measure]
+            for ta in det.update(t, flexion_deg, m):
+                i = min(int(np.searchsorted(t, ta)), len(t) - 1)
+                v = float(m[i])
+                ok = self.gate.deliver(v, det.rule.effective_threshold_deg)
+                alerts.append((ta, det.rule.kind, v, ok))
+                if ok:
+                    actions.extend(actions_for(det.rule.kind, self.side, ta, v,
+                                               self.config.actions))
+        alerts.sort(key=lambda a: a[0])
+        return alerts, actions
+
+
+def buzz_command(action: FeedbackAction):
+    """The protocol :class:`~imu_valgus.protocol.Buzz` command of a ``"buzz"`` action."""
+    from imu_valgus.protocol import Buzz, BuzzPattern
+
+    if action.kind != "buzz":
+        raise ConfigError(f"a {action.kind} action has no buzz command")
+    p = action.params
+    return Buzz(int(p["duration_ms"]), int(p["intensity_pct"]),
+                BuzzPattern[str(p["pattern"])])

@@ -17,26 +17,56 @@ Outputs are small frozen dataclasses: :class:`AngleBlock`, :class:`Calibrated`,
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from imu_valgus import protocol
 from imu_valgus import quaternion as Q
-from imu_valgus.calibration import LegCalibration, SegmentData, calibrate_leg
+from imu_valgus.calibration import (
+    LegCalibration,
+    SegmentData,
+    calibrate_leg,
+    heading_quaternion,
+    reference_frame,
+)
 from imu_valgus.errors import CalibrationError, ProtocolError
-from imu_valgus.feedback import AlertDetector, AlertRule
+from imu_valgus.feedback import AlertRule, FeedbackAction, FeedbackConfig, FeedbackEngine
 from imu_valgus.fusion import FusionParams, LiveFusion
+from imu_valgus.heading import HeadingParams, HeadingTracker
 from imu_valgus.kinematics import frontal_plane_projection_angle, hip_angles, knee_angles
 from imu_valgus.recording import Event, Notification, Record, SensorEntry
-from imu_valgus.reps import RepDetector, RepRule, rep_summary
+from imu_valgus.reps import (
+    HIP_EXERCISES,
+    RepDetector,
+    RepRule,
+    rep_rule_for,
+    rep_summary,
+    thigh_excursion_deg,
+)
+from imu_valgus.slip import SlipMonitor
 from imu_valgus.timesync import ClockSync
 
 STANDING_START = "calibration.standing.start"
 STANDING_END = "calibration.standing.end"
 MOVEMENT_START = "calibration.movement.start"
 MOVEMENT_END = "calibration.movement.end"
+PRE_CALIBRATION_BUFFER_S = 60.0
+"""Data kept before calibration so that windows found in the data can be cut from it."""
+TASK_START = "task.start"
+"""Event setting the task for the following data: ``{"name": "task.start", "task": ...}``."""
+
+FLAG_CALIBRATION_POOR = 1
+"""Calibration quality below 0.6: every angle of the leg is doubtful."""
+FLAG_HEADING_STALE = 2
+"""No upright rest for a long time: abduction, rotation, IMU-FPPA, femoral rotation may
+have drifted (flexion is unaffected)."""
+FLAG_SLIP_SUSPECTED = 4
+"""A sensor seems to have moved on the leg since calibration: recalibrate."""
+FLAG_NEAR_EXTENSION = 8
+"""Knee flexion below 20°: frontal-plane angles (abduction, IMU-FPPA) are small and mostly
+posture; read them while the knee is bent."""
 
 
 @dataclass(frozen=True)
@@ -45,8 +75,11 @@ class PipelineConfig:
 
     fs_hz: float = 200.0
     alert_rule: AlertRule = field(default_factory=AlertRule)
-    rep_rule: RepRule = field(default_factory=RepRule)
+    rep_rule: RepRule | None = None          # None: the task's rule (reps.TASK_REP_RULES)
+    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     fusion_params: FusionParams | None = None
+    heading_params: HeadingParams = field(default_factory=HeadingParams)
+    calibration_method: str = "2dof"
     max_interpolated_gap_s: float = 0.5
     auto_calibration_after_s: float = 3.0
     task: str = ""
@@ -64,6 +97,8 @@ class AngleBlock:
     knee_rotation_deg: np.ndarray
     fppa_deg: np.ndarray
     femoral_ir_deg: np.ndarray
+    flags: np.ndarray | None = None           # (N,) int, FLAG_* bits
+    thigh_excursion_deg: np.ndarray | None = None   # hip exercises only
 
 
 @dataclass(frozen=True)
@@ -88,10 +123,24 @@ class RepCompleted:
 
 @dataclass(frozen=True)
 class Alert:
+    """A rule fired at ``t_s`` (the sample that completed the dwell); ``delivered``
+    says whether the schedule fed it back (see the :class:`FeedbackAction` outputs)."""
+
     t_s: float
     side: str
     kind: str
     value_deg: float
+    delivered: bool = True
+
+
+@dataclass(frozen=True)
+class SensorSlip:
+    """A sensor seems to have moved on the leg since calibration."""
+
+    t_s: float
+    side: str
+    location: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -102,7 +151,8 @@ class DataIssue:
     detail: str
 
 
-Output = AngleBlock | Calibrated | CalibrationFailed | RepCompleted | Alert | DataIssue
+Output = (AngleBlock | Calibrated | CalibrationFailed | RepCompleted | Alert | DataIssue
+          | FeedbackAction | SensorSlip)
 
 
 # ----------------------------------------------------------------------------- per sensor
@@ -278,27 +328,34 @@ class _Leg:
         self.markers = markers
         self.sync = _LegSync(config.fs_hz)
         self.calibration: LegCalibration | None = None
+        self.heading: HeadingTracker | None = None
         self._stand: list[tuple[np.ndarray, np.ndarray]] = []
         self._move: list[tuple[np.ndarray, np.ndarray]] = []
         self._auto = False
         self._auto_still_since: float | None = None
+        self._pre: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.task = ""
         self.reps = RepDetector(config.rep_rule)
-        self.alerts = AlertDetector(config.alert_rule)
+        self.feedback = FeedbackEngine(side, config.feedback)
+        self.slip: SlipMonitor | None = None
+        self._rest_up: np.ndarray | None = None
+        self.set_task(config.task)
         self._rep_t: list[np.ndarray] = []
         self._rep_a: list[dict[str, np.ndarray]] = []
         self._alert_times: list[float] = []
 
-    # -- calibration windows (guided markers, or found in the data)
-    def _windows(self, t: np.ndarray, thigh: np.ndarray, shank: np.ndarray):
-        m = self.markers
-        if STANDING_START not in m and not self._auto and t[-1] > \
-                self.config.auto_calibration_after_s:
-            self._auto = True
-        if self._auto:
-            self._auto_windows(t, thigh, shank)
-        return (m.get(STANDING_START, np.inf), m.get(STANDING_END, np.inf),
-                m.get(MOVEMENT_START, np.inf), m.get(MOVEMENT_END, np.inf))
+    def set_task(self, task: str) -> None:
+        """Therapist's choice of task: rep rule and feedback rules follow it."""
+        self.task = task
+        self.reps.rule = self.config.rep_rule or rep_rule_for(task)
+        rules = tuple(self.config.alert_rule if r.kind == "valgus" else r
+                      for r in self.config.feedback.rules_for(task))
+        self.feedback.config = FeedbackConfig(**{**self.config.feedback.__dict__,
+                                                 "task_rules": {task: rules}})
+        self.feedback.set_task(task)
+        self._rest_up = None
 
+    # -- calibration windows (guided markers, or found in the data)
     def _auto_windows(self, t, thigh, shank) -> None:
         """No guided calibration recorded: 2 s of stillness, then 10 s of movement."""
         m = self.markers
@@ -322,15 +379,28 @@ class _Leg:
     def process(self, t: np.ndarray, thigh: np.ndarray, shank: np.ndarray) -> list[Output]:
         out: list[Output] = []
         if self.calibration is None:
-            s0, s1, m0, m1 = self._windows(t, thigh, shank)
-            ws = (t >= s0) & (t <= s1)
-            if ws.any():
-                self._stand.append((thigh[ws], shank[ws]))
-            wm = (t >= m0) & (t <= m1)
-            if wm.any():
-                self._move.append((thigh[wm], shank[wm]))
+            # keep the recent past: windows found in the data start before they are found
+            self._pre.append((t, thigh, shank))
+            while len(self._pre) > 1 and t[-1] - self._pre[0][0][-1] > PRE_CALIBRATION_BUFFER_S:
+                self._pre.pop(0)
+            if STANDING_START not in self.markers and not self._auto and \
+                    t[-1] > self.config.auto_calibration_after_s:
+                self._auto = True
+                for tb, th, sh in self._pre[:-1]:
+                    self._auto_windows(tb, th, sh)
+            if self._auto:
+                self._auto_windows(t, thigh, shank)
+            m = self.markers
+            s0, s1 = m.get(STANDING_START, np.inf), m.get(STANDING_END, np.inf)
+            m0, m1 = m.get(MOVEMENT_START, np.inf), m.get(MOVEMENT_END, np.inf)
             if t[-1] < m1:
                 return out
+            tt = np.concatenate([b[0] for b in self._pre])
+            th = np.vstack([b[1] for b in self._pre])
+            sh = np.vstack([b[2] for b in self._pre])
+            ws, wm = (tt >= s0) & (tt <= s1), (tt >= m0) & (tt <= m1)
+            self._stand, self._move = [(th[ws], sh[ws])], [(th[wm], sh[wm])]
+            self._pre = []
             out.extend(self._calibrate(float(t[-1])))
             if self.calibration is None:
                 return out
@@ -347,7 +417,9 @@ class _Leg:
             return SegmentData(d[:, :4], d[:, 4:7], d[:, 7:10])
         try:
             cal = calibrate_leg(self.side, (seg(self._stand, 0), seg(self._stand, 1)),
-                                (seg(self._move, 0), seg(self._move, 1)), self.config.fs_hz)
+                                (seg(self._move, 0), seg(self._move, 1)), self.config.fs_hz,
+                                method=self.config.calibration_method,
+                                source="found in the data" if self._auto else "guided")
         except CalibrationError as e:
             # wait for the next guided calibration, or find one in the data
             for k in (STANDING_START, STANDING_END, MOVEMENT_START, MOVEMENT_END):
@@ -356,42 +428,86 @@ class _Leg:
             self._auto_still_since = None
             return [CalibrationFailed(self.side, now_s, str(e))]
         self.calibration = cal
+        self.heading = HeadingTracker(cal.delta_rad, cal.psi_p_rad, self.config.fs_hz, now_s,
+                                      self.config.heading_params)
+        self.slip = SlipMonitor(self.side, cal, self.config.fs_hz)
         self._stand, self._move = [], []
         return [Calibrated(self.side, now_s, cal)]
 
     def _angles(self, t, thigh, shank) -> list[Output]:
         cal = self.calibration
         q_e_t = Q.mul(thigh[:, :4], cal.q_st_t)
-        q_e_k = Q.mul(cal.q_heading_k, Q.mul(shank[:, :4], cal.q_sk_k))
+        q_ek_k = Q.mul(shank[:, :4], cal.q_sk_k)
+        delta, psi, _ = self.heading.update(t, q_e_t, q_ek_k, thigh[:, 4:7], shank[:, 4:7])
+        q_e_k = Q.mul(heading_quaternion(delta), q_ek_k)
         r_e_t, r_e_k = Q.to_matrix(q_e_t), Q.to_matrix(q_e_k)
-        r_e_p = np.broadcast_to(Q.to_matrix(cal.q_e_p), r_e_t.shape)
+        r_e_p = Q.to_matrix(reference_frame(psi))
         knee = knee_angles(r_e_t, r_e_k, self.side)
         hip = hip_angles(r_e_p, r_e_t, self.side)
         fppa = frontal_plane_projection_angle(r_e_p, r_e_t, r_e_k, self.side)
         block = AngleBlock(self.side, t, knee.flexion_deg, knee.abduction_deg,
                            knee.rotation_deg, fppa, hip.internal_rotation_deg)
+        # quality flags
+        flags = np.zeros(len(t), dtype=np.int64)
+        if cal.quality < 0.6:
+            flags |= FLAG_CALIBRATION_POOR
+        flags[self.heading.stale(t)] |= FLAG_HEADING_STALE
+        if self.slip.suspected:
+            flags |= FLAG_SLIP_SUSPECTED
+        flags[knee.flexion_deg < 20.0] |= FLAG_NEAR_EXTENSION
+        excursion = None
+        if self.task in HIP_EXERCISES:
+            excursion = self._excursion(r_e_t[:, :, 1], thigh[:, 4:7])
+        block = replace(block, flags=flags, thigh_excursion_deg=excursion)
         out: list[Output] = [block]
-        measure = {"fppa": fppa, "knee_abduction": knee.abduction_deg}
-        for ta in self.alerts.update(t, knee.flexion_deg, fppa):
-            i = int(np.searchsorted(t, ta))
+        out.extend(SensorSlip(ts, self.side, loc, msg) for ts, loc, msg in
+                   self.slip.update(t, thigh[:, 4:7], shank[:, 4:7], knee.flexion_deg))
+        measures = {"fppa": fppa, "knee_abduction": knee.abduction_deg,
+                    "femoral_ir": hip.internal_rotation_deg}
+        alerts, actions = self.feedback.update(t, knee.flexion_deg, measures)
+        for ta, kind, value, delivered in alerts:
             self._alert_times.append(ta)
-            out.append(Alert(ta, self.side, self.config.alert_rule.kind,
-                             float(measure["fppa"][i])))
+            out.append(Alert(ta, self.side, kind, value, delivered))
+        out.extend(actions)
         self._rep_t.append(t)
-        self._rep_a.append({"knee_flexion_deg": knee.flexion_deg,
-                            "knee_abduction_deg": knee.abduction_deg,
-                            "fppa_deg": fppa, "femoral_ir_deg": hip.internal_rotation_deg})
-        for start, end in self.reps.update(t, knee.flexion_deg):
+        a = {"knee_flexion_deg": knee.flexion_deg, "knee_abduction_deg": knee.abduction_deg,
+             "fppa_deg": fppa, "femoral_ir_deg": hip.internal_rotation_deg}
+        if excursion is not None:
+            a["thigh_excursion_deg"] = excursion
+        self._rep_a.append(a)
+        signal = excursion if excursion is not None else knee.flexion_deg
+        for start, end in self.reps.update(t, signal):
             tt = np.concatenate(self._rep_t)
-            aa = {k: np.concatenate([a[k] for a in self._rep_a]) for k in self._rep_a[0]}
-            out.append(RepCompleted(self.side, rep_summary(
-                start, end, tt, aa, self._alert_times, side=self.side,
-                task=self.config.task)))
+            keys = set.intersection(*(set(x) for x in self._rep_a))
+            aa = {k: np.concatenate([x[k] for x in self._rep_a]) for k in keys}
+            rule = self.config.alert_rule
+            summary = rep_summary(start, end, tt, aa, self._alert_times, side=self.side,
+                                  task=self.task, threshold_deg=rule.effective_threshold_deg,
+                                  min_flexion_deg=rule.min_flexion_deg)
+            summary["quality_flags"] = int(np.bitwise_or.reduce(flags))
+            out.append(RepCompleted(self.side, summary))
+            self.feedback.rep_done({"fppa": summary["peak_fppa_deg"],
+                                    "knee_abduction": summary["peak_knee_abduction_deg"],
+                                    "femoral_ir": summary["peak_femoral_ir_deg"]})
         # keep only what an unfinished rep may still need
         if not self.reps.in_rep:
             self._rep_t, self._rep_a = [t[-1:]], [{k: v[-1:] for k, v in
                                                    self._rep_a[-1].items()}]
-            self._alert_times = [a for a in self._alert_times if a >= t[-1]]
+            self._alert_times = [x for x in self._alert_times if x >= t[-1]]
+        return out
+
+    def _excursion(self, y_e: np.ndarray, gyr_t: np.ndarray) -> np.ndarray:
+        """Thigh excursion from its resting direction, updated while the thigh is still
+        near rest (hip exercises)."""
+        out = np.empty(len(y_e))
+        still = np.linalg.norm(gyr_t, axis=1) < 0.15
+        for i in range(len(y_e)):
+            if self._rest_up is None:
+                self._rest_up = y_e[i].copy()
+            out[i] = thigh_excursion_deg(y_e[i], self._rest_up)
+            if still[i] and out[i] < 8.0:
+                v = self._rest_up + 0.02 * (y_e[i] - self._rest_up)
+                self._rest_up = v / np.linalg.norm(v)
         return out
 
 
@@ -436,6 +552,10 @@ class Pipeline:
     def feed_event(self, event: Event) -> list[Output]:
         if event.name.startswith("calibration."):
             self.markers[event.name] = event.host_time_s
+        elif event.name == TASK_START:
+            task = str(event.data.get("task", ""))
+            for leg in self.legs.values():
+                leg.set_task(task)
         return []
 
     def feed_notification(self, sensor_index: int, host_time_s: float,

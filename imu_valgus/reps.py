@@ -1,10 +1,14 @@
-"""Repetition detection on the knee-flexion signal, streaming or whole.
+"""Repetition detection and per-rep / per-set metrics, streaming or whole.
 
-A rep starts when knee flexion rises through ``boundary_deg`` and ends when it
-falls back through it; it counts if its peak exceeds ``min_peak_deg`` and it
-lasts at least ``min_duration_s``.  The same detector serves live streaming
-(:class:`RepDetector`, block by block) and whole recordings / ground truth
-(:func:`detect_reps`), so both give identical reps.
+Knee-bending tasks (squat, single-leg squat, stair ascent and descent,
+sit-to-stand): a rep starts when knee flexion rises through ``boundary_deg``
+and ends when it falls back through it; it counts if its peak exceeds
+``min_peak_deg`` and it lasts at least ``min_duration_s``.  Hip exercises
+(clamshell, hydrant), where the knee stays bent: the same detector runs on the
+thigh's excursion from its resting direction (:func:`thigh_excursion_deg`).
+The same detector serves live streaming (:class:`RepDetector`, block by block)
+and whole recordings / ground truth (:func:`detect_reps`), so both give
+identical reps.
 """
 
 from __future__ import annotations
@@ -22,6 +26,27 @@ class RepRule:
     boundary_deg: float = 10.0
     min_peak_deg: float = 30.0
     min_duration_s: float = 0.5
+
+
+TASK_REP_RULES: dict[str, RepRule] = {
+    "single-leg-squat": RepRule(10.0, 30.0, 0.5),
+    "squat": RepRule(10.0, 30.0, 0.5),
+    "sit-to-stand": RepRule(15.0, 60.0, 0.8),
+    "stair-ascent": RepRule(15.0, 40.0, 0.3),
+    "stair-descent": RepRule(15.0, 40.0, 0.3),
+    "clamshell": RepRule(5.0, 12.0, 0.5),      # on the thigh excursion, not flexion
+    "hydrant": RepRule(5.0, 12.0, 0.5),
+}
+"""Rep rules per task (degrees of the rep signal, seconds).  Knee flexion for the
+knee-bending tasks (typical peaks: single-leg squat 65–70°, stairs 80–85°,
+FIELD_NOTES §1); thigh excursion for clamshells and hydrants."""
+
+HIP_EXERCISES: tuple[str, ...] = ("clamshell", "hydrant")
+
+
+def rep_rule_for(task: str) -> RepRule:
+    """The task's rep rule (the single-leg-squat rule for unknown tasks)."""
+    return TASK_REP_RULES.get(task, RepRule())
 
 
 class RepDetector:
@@ -71,23 +96,51 @@ def detect_reps(t_s: np.ndarray, flexion_deg: np.ndarray,
 
 
 def rep_summary(start_s: float, end_s: float, t_s: np.ndarray, angles: dict[str, np.ndarray],
-                alert_times_s: list[float], *, side: str, task: str) -> dict[str, Any]:
-    """Per-rep metrics from angle series that cover the rep (degrees, seconds)."""
+                alert_times_s: list[float], *, side: str, task: str,
+                threshold_deg: float = 12.0, min_flexion_deg: float = 30.0) -> dict[str, Any]:
+    """Per-rep metrics from angle series that cover the rep (degrees, seconds).
+
+    Knee-bending tasks: depth (peak flexion), knee abduction at peak flexion and
+    its peak, IMU-FPPA peak, peak femoral internal rotation, time with the
+    IMU-FPPA above ``threshold_deg`` while flexed more than ``min_flexion_deg``,
+    descent (start → peak flexion) and ascent (peak → end) durations.  Hip
+    exercises (``angles`` with ``"thigh_excursion_deg"``) add range of motion
+    and tempo (raise, hold within 90 % of the peak, lower).
+    """
     m = (t_s >= start_s) & (t_s <= end_s)
+    tt = t_s[m]
     flex = angles["knee_flexion_deg"][m]
     abd = angles["knee_abduction_deg"][m]
+    fppa = angles["fppa_deg"][m]
     ipk = int(np.argmax(flex))
     r = lambda x: round(float(x), 2)  # noqa: E731
-    return {
+    dt = float(np.median(np.diff(tt))) if len(tt) > 1 else 0.0
+    above = (fppa > threshold_deg) & (flex > min_flexion_deg)
+    out = {
         "side": side, "task": task,
         "start_s": round(start_s, 3), "end_s": round(end_s, 3),
         "peak_flexion_deg": r(flex[ipk]),
         "peak_knee_abduction_deg": r(np.max(abd)),
         "knee_abduction_at_peak_flexion_deg": r(abd[ipk]),
-        "peak_fppa_deg": r(np.max(angles["fppa_deg"][m])),
+        "peak_fppa_deg": r(np.max(fppa)),
         "peak_femoral_ir_deg": r(np.max(angles["femoral_ir_deg"][m])),
+        "time_above_threshold_s": r(np.sum(above) * dt),
+        "descent_s": r(tt[ipk] - start_s),
+        "ascent_s": r(end_s - tt[ipk]),
         "alerts": sum(1 for a in alert_times_s if start_s <= a <= end_s),
     }
+    if "thigh_excursion_deg" in angles:
+        ex = angles["thigh_excursion_deg"][m]
+        j = int(np.argmax(ex))
+        top = np.flatnonzero(ex >= 0.9 * ex[j])
+        out.update({
+            "range_of_motion_deg": r(ex[j]),
+            "raise_s": r(tt[top[0]] - start_s),
+            "hold_s": r(tt[top[-1]] - tt[top[0]]),
+            "lower_s": r(end_s - tt[top[-1]]),
+            "tempo_s": r(end_s - start_s),
+        })
+    return out
 
 
 def rep_summaries(reps: list[tuple[float, float]], t_s: np.ndarray,
@@ -95,3 +148,47 @@ def rep_summaries(reps: list[tuple[float, float]], t_s: np.ndarray,
                   task: str) -> list[dict[str, Any]]:
     return [rep_summary(a, b, t_s, angles, alert_times_s, side=side, task=task)
             for a, b in reps]
+
+
+def thigh_excursion_deg(up_thigh_e: np.ndarray, rest_up_e: np.ndarray) -> np.ndarray:
+    """Angle (degrees) between the thigh's long axis and its resting direction.
+
+    ``up_thigh_e`` ``(N, 3)``: thigh ``y`` in the earth frame; ``rest_up_e``
+    ``(3,)`` or ``(N, 3)``.  For a clamshell (side-lying) or a hydrant
+    (all fours) the knee stays bent and the thigh swings out: this angle is
+    the exercise's range of motion.
+    """
+    c = np.sum(np.asarray(up_thigh_e) * np.asarray(rest_up_e), axis=-1)
+    return np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))
+
+
+SET_METRICS: tuple[str, ...] = ("peak_flexion_deg", "peak_knee_abduction_deg",
+                                "knee_abduction_at_peak_flexion_deg", "peak_fppa_deg",
+                                "peak_femoral_ir_deg", "time_above_threshold_s",
+                                "range_of_motion_deg", "tempo_s")
+
+
+def set_summary(reps: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-set means per leg and left/right asymmetry.
+
+    Asymmetry of a metric is ``left mean − right mean`` (same units) and the
+    symmetry index ``100 · (L − R) / mean(|L|, |R|)`` in percent (Robinson et
+    al. 1987), given when both legs did reps of the set.
+    """
+    out: dict[str, Any] = {"reps": {}, "mean": {}, "asymmetry": {}}
+    for side in ("left", "right"):
+        mine = [r for r in reps if r["side"] == side]
+        out["reps"][side] = len(mine)
+        if mine:
+            out["mean"][side] = {k: round(float(np.mean([r[k] for r in mine])), 2)
+                                 for k in SET_METRICS if all(k in r for r in mine)}
+    if len(out["mean"]) == 2:
+        left, right = out["mean"]["left"], out["mean"]["right"]
+        for k in left:
+            if k in right:
+                d = left[k] - right[k]
+                scale = 0.5 * (abs(left[k]) + abs(right[k]))
+                out["asymmetry"][k] = {"left_minus_right": round(d, 2),
+                                       "symmetry_index_pct": round(100 * d / scale, 1)
+                                       if scale > 1e-6 else 0.0}
+    return out

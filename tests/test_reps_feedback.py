@@ -62,3 +62,58 @@ def test_streaming_alerts_equal_whole_series():
     for i in range(0, len(t), 4):
         got += det.update(t[i:i + 4], flex[i:i + 4], m[i:i + 4])
     assert got == detect_alerts(t, flex, m) and len(got) >= 3
+
+
+# --------------------------------------------------------------- feedback engine, sets
+from imu_valgus.feedback import (  # noqa: E402
+    FeedbackConfig,
+    FeedbackEngine,
+    Schedule,
+    ScheduleGate,
+    buzz_command,
+)
+from imu_valgus.reps import rep_summary, set_summary  # noqa: E402
+
+
+def test_faded_schedule_follows_willy_and_is_deterministic():
+    fr = [Schedule("faded", session=s).fraction() for s in range(1, 9)]
+    assert fr == [1, 1, 1, 1, 0.75, 0.5, 0.25, 0.0]
+    gate = ScheduleGate(Schedule("faded", session=6))
+    assert [gate.deliver(15, 12) for _ in range(6)] == [False, True] * 3
+    bw = ScheduleGate(Schedule("bandwidth", bandwidth_deg=3))
+    assert not bw.deliver(14.0, 12.0) and bw.deliver(15.5, 12.0)
+
+
+def test_engine_emits_buzz_flash_sound_and_buzz_command():
+    eng = FeedbackEngine("left", FeedbackConfig(), task="single-leg-squat")
+    t = np.arange(0, 1, 1 / FS)
+    alerts, actions = eng.update(t, np.full_like(t, 60.0),
+                                 {"fppa": np.full_like(t, 15.0),
+                                  "knee_abduction": 0 * t, "femoral_ir": 0 * t})
+    assert len(alerts) == 1 and alerts[0][3]
+    assert [a.kind for a in actions] == ["buzz", "flash", "sound"]
+    assert actions[0].location == "left_thigh"
+    assert buzz_command(actions[0]).duration_ms == 200
+    # hip exercises have no valgus rule
+    eng = FeedbackEngine("left", FeedbackConfig(), task="clamshell")
+    assert eng.update(t, np.full_like(t, 60.0), {"fppa": np.full_like(t, 30.0)}) == ([], [])
+
+
+def test_baseline_mode_sets_a_personal_threshold():
+    eng = FeedbackEngine("right", FeedbackConfig(baseline_mode=True, baseline_reps=3))
+    for p in (14.0, 16.0, 15.0):
+        eng.rep_done({"fppa": p})
+    assert eng.detectors[0].rule.effective_threshold_deg == 15.0 + 8.0
+
+
+def test_rep_metrics_and_set_asymmetry():
+    t, f = bumps([60])
+    ang = {"knee_flexion_deg": f, "knee_abduction_deg": f / 6, "fppa_deg": f / 4,
+           "femoral_ir_deg": f / 10}
+    (a, b), = detect_reps(t, f)
+    r = rep_summary(a, b, t, ang, [], side="left", task="squat")
+    assert abs(r["peak_fppa_deg"] - 15) < 0.01 and r["time_above_threshold_s"] > 0
+    assert abs(r["descent_s"] - r["ascent_s"]) < 0.05
+    right = dict(r, side="right", peak_fppa_deg=10.0)
+    s = set_summary([r, right])
+    assert s["asymmetry"]["peak_fppa_deg"]["left_minus_right"] == 5.0

@@ -107,6 +107,8 @@ class TaskParams:
     clamshell_deg: float = 35.0
     hydrant_deg: float = 40.0
     duration_s: float = 60.0               # quiet standing / session target length
+    calibration_hip_adduction_deg: float = 0.0       # sloppy calibration bends: hip moves
+    calibration_hip_internal_rotation_deg: float = 0.0
     knee_coupling_abd_deg_per_deg: float = 0.02
     knee_coupling_rot_deg_per_deg: float = 0.10
 
@@ -333,6 +335,10 @@ def add_calibration(b: PlanBuilder) -> None:
             for side in SIDES:
                 _sum_into(out, f"{side}_knee_flexion_deg", k * s)
                 _sum_into(out, f"{side}_hip_flexion_deg", 0.55 * k * s)
+                _sum_into(out, f"{side}_hip_adduction_deg",
+                          b.p.calibration_hip_adduction_deg * s)
+                _sum_into(out, f"{side}_hip_internal_rotation_deg",
+                          b.p.calibration_hip_internal_rotation_deg * s)
             _sum_into(out, "pelvis_tilt_deg", 0.1 * k * s)
         for side in SIDES:
             _flat_foot(out, side)

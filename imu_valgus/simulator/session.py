@@ -78,6 +78,8 @@ class SimulationConfig:
     clamshell_deg: float = 35.0
     hydrant_deg: float = 40.0
     duration_s: float = 60.0
+    calibration_hip_adduction_deg: float = 0.0
+    calibration_hip_internal_rotation_deg: float = 0.0
     seed: int = 1
     sample_rate_hz: float = 200.0
     samples_per_packet: int = 4

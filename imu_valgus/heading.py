@@ -1,0 +1,167 @@
+"""Heading without a magnetometer: relative thigh–shank heading and the reference frame.
+
+Each sensor's orientation comes from 6D fusion (gyroscope + accelerometer), so
+its heading (rotation about vertical) is unobserved and drifts slowly with the
+residual gyroscope bias.  Two headings matter for the knee:
+
+* the **relative heading** ``δ`` between the shank sensor's and the thigh
+  sensor's earth frames (knee abduction, knee rotation, IMU-FPPA depend on it);
+* the **reference heading** ``ψ_P`` of the frame ``P`` (stand-in for the pelvis,
+  see :mod:`imu_valgus.conventions`) in the thigh's earth frame (femoral
+  rotation and IMU-FPPA depend on it).
+
+Both are anchored by a kinematic constraint of the knee rather than by the
+magnetometer (disturbed next to gym equipment; Laidig, Schauer & Seel 2017):
+at full extension the knee locks (the "screw-home" mechanism), so when the
+athlete stands upright and still the shank faces where the thigh faces, as it
+did at the standing calibration (knee rotation ≈ 0), and the thigh faces where
+the body faces (femoral rotation ≈ 0 by definition of ``P``).  During such
+*upright rests* the tracker pulls ``δ`` and ``ψ_P`` towards the observed
+values with a first-order filter (time constant ``tau_s`` of upright time);
+between rests it holds them, so only the fusion's residual drift over one
+exercise bout remains, and a whole-body turn between exercises is followed.
+
+Everything here is causal and per sample, so block boundaries do not change
+the result (live and replay agree).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from imu_valgus import quaternion as Q
+
+
+@dataclass(frozen=True)
+class HeadingParams:
+    """When a sample counts as an upright rest, and how fast to follow it.
+
+    Attributes
+    ----------
+    max_tilt_deg:
+        Largest tilt of either segment's long axis from vertical, degrees.
+    max_gyr_rad_s:
+        Largest angular-velocity norm of either sensor, rad/s.
+    tau_s:
+        Time constant of the heading update, seconds of upright rest.
+    stale_after_s:
+        Time without an upright rest after which the headings are flagged as
+        possibly drifted, seconds.
+    """
+
+    max_tilt_deg: float = 12.0
+    max_gyr_rad_s: float = 0.35
+    tau_s: float = 1.0
+    stale_after_s: float = 90.0
+
+
+@dataclass
+class HeadingState:
+    """Snapshot-able state: ``delta_rad`` (shank earth → thigh earth), ``psi_p_rad``."""
+
+    delta_rad: float
+    psi_p_rad: float
+    last_anchor_s: float
+    upright_samples: int = 0
+
+
+def wrap_rad(a):
+    """Angle(s) wrapped to ``(-π, π]``."""
+    return (np.asarray(a) + np.pi) % (2 * np.pi) - np.pi
+
+
+def _heading(v_e: np.ndarray) -> np.ndarray:
+    return np.arctan2(v_e[..., 1], v_e[..., 0])
+
+
+class HeadingTracker:
+    """Per leg: relative heading and reference heading, anchored at upright rests.
+
+    Parameters
+    ----------
+    delta_rad, psi_p_rad:
+        Initial values from the calibration (rad).
+    fs_hz:
+        Sample rate of the common timeline, Hz.
+    t0_s:
+        Time of the calibration (the first anchor), s.
+    """
+
+    def __init__(self, delta_rad: float, psi_p_rad: float, fs_hz: float, t0_s: float,
+                 params: HeadingParams | None = None) -> None:
+        self.params = params or HeadingParams()
+        self.fs_hz = float(fs_hz)
+        self.state = HeadingState(float(delta_rad), float(psi_p_rad), float(t0_s))
+
+    def snapshot(self) -> HeadingState:
+        return replace(self.state)
+
+    def restore(self, state: HeadingState) -> None:
+        self.state = replace(state)
+
+    def upright(self, q_e_t: np.ndarray, q_e_k: np.ndarray, gyr_t_rad_s: np.ndarray,
+                gyr_k_rad_s: np.ndarray) -> np.ndarray:
+        """Boolean ``(N,)``: both segments upright and still (segment quaternions)."""
+        p = self.params
+        cos_max = math.cos(math.radians(p.max_tilt_deg))
+        y = np.array([0.0, 1.0, 0.0])
+        up_t = Q.rotate(q_e_t, y)[:, 2]
+        up_k = Q.rotate(q_e_k, y)[:, 2]
+        still = ((np.linalg.norm(gyr_t_rad_s, axis=1) < p.max_gyr_rad_s)
+                 & (np.linalg.norm(gyr_k_rad_s, axis=1) < p.max_gyr_rad_s))
+        return (up_t > cos_max) & (up_k > cos_max) & still
+
+    def update(self, t_s: np.ndarray, q_e_t: np.ndarray, q_ek_k: np.ndarray,
+               gyr_t_rad_s: np.ndarray, gyr_k_rad_s: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Headings for every sample of a block.
+
+        Parameters
+        ----------
+        t_s:
+            ``(N,)`` sample times, s.
+        q_e_t:
+            ``(N, 4)`` thigh segment orientation in the thigh sensor's earth frame.
+        q_ek_k:
+            ``(N, 4)`` shank segment orientation in the shank sensor's earth frame.
+        gyr_t_rad_s, gyr_k_rad_s:
+            ``(N, 3)`` angular velocities (any frame; only norms are used), rad/s.
+
+        Returns
+        -------
+        delta_rad, psi_p_rad:
+            ``(N,)`` heading used for each sample (the estimate *before* the
+            sample updates it, so each output depends only on earlier data).
+        upright:
+            ``(N,)`` bool, the samples that anchored the headings.
+        """
+        n = len(t_s)
+        delta = np.empty(n)
+        psi = np.empty(n)
+        st = self.state
+        # shank heading is judged after applying the current δ; do it per sample
+        x = np.array([1.0, 0.0, 0.0])
+        h_t = _heading(Q.rotate(q_e_t, x))
+        h_k = _heading(Q.rotate(q_ek_k, x))
+        up = self.upright(q_e_t, q_ek_k, gyr_t_rad_s, gyr_k_rad_s)
+        k = 1.0 - math.exp(-1.0 / (self.params.tau_s * self.fs_hz))
+        d, p_ = st.delta_rad, st.psi_p_rad
+        for i, (u, ht, hk) in enumerate(zip(up.tolist(), h_t.tolist(), h_k.tolist(),
+                                            strict=True)):
+            delta[i] = d
+            psi[i] = p_
+            if u:
+                d += k * float(wrap_rad(ht - hk - d))
+                p_ += k * float(wrap_rad(ht - p_))
+        if up.any():
+            st.last_anchor_s = float(np.asarray(t_s)[np.flatnonzero(up)[-1]])
+            st.upright_samples += int(up.sum())
+        st.delta_rad, st.psi_p_rad = float(wrap_rad(d)), float(wrap_rad(p_))
+        return delta, psi, up
+
+    def stale(self, t_s: np.ndarray) -> np.ndarray:
+        """``(N,)`` bool: no upright rest for longer than ``stale_after_s``."""
+        return np.asarray(t_s) - self.state.last_anchor_s > self.params.stale_after_s
