@@ -133,11 +133,15 @@ def leg_chain(r_e_pelvis: np.ndarray, coords: dict[str, np.ndarray], side: str,
 
 
 def body_pose(r_e_pelvis: np.ndarray, pelvis_m: np.ndarray, coords: dict[str, np.ndarray],
-              body: Anthropometry) -> BodyPose:
-    """Forward kinematics from the pelvis down both legs."""
+              body: Anthropometry, chains: dict[str, tuple] | None = None) -> BodyPose:
+    """Forward kinematics from the pelvis down both legs.
+
+    ``chains`` may hold :func:`leg_chain` results already computed for this pelvis.
+    """
     legs = {}
     for side in SIDES:
-        r_e_t, r_e_k, r_e_f, to_ankle = leg_chain(r_e_pelvis, coords, side, body)
+        r_e_t, r_e_k, r_e_f, to_ankle = (chains or {}).get(side) or leg_chain(
+            r_e_pelvis, coords, side, body)
         hip = pelvis_m + r_e_pelvis[:, :, 2] * (side_sign(side) * body.hip_half_width_m)
         knee = hip - r_e_t[:, :, 1] * body.thigh_length_m
         ankle = pelvis_m + to_ankle

@@ -206,7 +206,8 @@ def evaluate_body(plan: MotionPlan, t_s: np.ndarray) -> tuple[BodyPose, dict[str
     """Body pose and motion channels at times ``t_s``."""
     ch = plan.channels(t_s)
     r_e_pelvis, pelvis_m, _ = plan.pelvis(ch)
-    return body_pose(r_e_pelvis, pelvis_m, ch, plan.body), ch
+    chains, plan._chains = plan._chains, {}       # reuse the legs the pelvis needed
+    return body_pose(r_e_pelvis, pelvis_m, ch, plan.body, chains), ch
 
 
 def sensor_pose(plan: MotionPlan, t_s: np.ndarray, m: Mounting) -> tuple[np.ndarray, np.ndarray]:

@@ -153,6 +153,7 @@ class MotionPlan:
     sway_deg: float = 0.3
     sway_phase_rad: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0)
     knee_coupling: tuple[float, float] = (0.02, 0.10)
+    _chains: dict = field(default_factory=dict, repr=False)
 
     @property
     def duration_s(self) -> float:
@@ -246,8 +247,11 @@ class MotionPlan:
         # placed by the feet: each ankle sits over its anchor
         w_l = ch["stance_left"]
         from_feet = np.zeros_like(anchor)
+        self._chains = {}
         for side, w in (("left", w_l), ("right", 1.0 - w_l)):
-            _, _, _, to_ankle = leg_chain(r_e_pelvis, ch, side, body)
+            chain = leg_chain(r_e_pelvis, ch, side, body)
+            self._chains[side] = chain
+            to_ankle = chain[3]
             lateral = r_e_h[:, :, 2] * (side_sign(side) * body.hip_half_width_m)
             ankle = anchor + lateral + np.array([0.0, 0.0, body.ankle_height_m])
             from_feet += w[:, None] * (ankle - to_ankle)
