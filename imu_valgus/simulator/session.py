@@ -17,10 +17,16 @@ from imu_valgus import protocol
 from imu_valgus import quaternion as Q
 from imu_valgus.conventions import SIDES
 from imu_valgus.errors import ConfigError
-from imu_valgus.feedback import AlertRule, detect_alerts
+from imu_valgus.feedback import AlertRule, FeedbackConfig, detect_alerts
 from imu_valgus.kinematics import frontal_plane_projection_angle, hip_angles, knee_angles
 from imu_valgus.recording import Event, Notification, Record, SensorEntry, make_metadata
-from imu_valgus.reps import RepRule, detect_reps, rep_summaries
+from imu_valgus.reps import (
+    HIP_EXERCISES,
+    detect_reps,
+    rep_rule_for,
+    rep_summary,
+    thigh_excursion_deg,
+)
 from imu_valgus.simulator.body import Anthropometry
 from imu_valgus.simulator.imu import (
     MOUNTING_STYLES,
@@ -196,6 +202,8 @@ def simulate(config: SimulationConfig) -> Simulation:
             index += 1
     for mk in plan.markers:
         records.append(Event(mk.t_s, mk.name, {}))
+    for te, task in task_events(plan):
+        records.append(Event(te, "task.start", {"task": task}))
     records.sort(key=lambda r: (r.host_time_s, 0 if isinstance(r, Event) else 1))
 
     # ground truth on the product's timeline (host clock, fs grid)
@@ -219,7 +227,8 @@ def simulate(config: SimulationConfig) -> Simulation:
         }
         for seg, r in (("thigh", leg.r_e_t), ("shank", leg.r_e_k), ("foot", leg.r_e_f)):
             orientations[f"{side}_{seg}"] = Q.from_matrix(r)
-    truth = truth_report(t_grid, angles, plan)
+    truth = truth_report(t_grid, angles, plan,
+                         {side: pose.legs[side].r_e_t[:, :, 1] for side in sides})
     truth["config"] = config.to_json()
     metadata = make_metadata(sensors, task=config.task, athlete=config.athlete,
                              session=f"simulated seed {config.seed}", source="simulator",
@@ -236,37 +245,90 @@ def _task_at(plan: MotionPlan, t_s: float) -> str:
     return "quiet-standing"
 
 
+APP_TASKS: tuple[str, ...] = ("squat", "single-leg-squat", "stair-ascent", "stair-descent",
+                              "walking", "sit-to-stand", "clamshell", "hydrant")
+"""Tasks the app announces with a ``task.start`` event when the athlete starts them."""
+
+
+def task_events(plan: MotionPlan) -> list[tuple[float, str]]:
+    """``(t_s, task)`` of each ``task.start`` the app records: at the first block of each
+    exercise (a new task, or the same task on the other side)."""
+    out: list[tuple[float, str]] = []
+    current = None
+    for b in plan.blocks:
+        if b.task in APP_TASKS and (b.task, b.side) != current:
+            out.append((b.t0_s, b.task))
+            current = (b.task, b.side)
+    return out
+
+
+def _segments(plan: MotionPlan, t0: float, t1: float) -> list[tuple[float, float, str]]:
+    """Time segments with the task the product is told (initial: the session's task)."""
+    edges = [(t0, plan.task)] + [(t, k) for t, k in task_events(plan) if t > t0]
+    return [(a, edges[i + 1][0] if i + 1 < len(edges) else t1 + 1.0, k)
+            for i, (a, k) in enumerate(edges)]
+
+
 def truth_report(t_s: np.ndarray, angles: dict[str, dict[str, np.ndarray]], plan: MotionPlan,
-                 alert_rule: AlertRule | None = None,
-                 rep_rule: RepRule | None = None) -> dict[str, Any]:
+                 thigh_up_e: dict[str, np.ndarray] | None = None,
+                 feedback: FeedbackConfig | None = None) -> dict[str, Any]:
     """Reps, alerts, valgus intervals and task labels of the true angle series.
 
-    Uses the product's rules (:func:`~imu_valgus.reps.detect_reps`,
-    :func:`~imu_valgus.feedback.detect_alerts`) from the end of the guided
-    calibration, where the product starts reporting.
+    Uses the product's own rules for the task the product is told at each moment
+    (``task.start`` events): :func:`~imu_valgus.reps.rep_rule_for` on knee flexion, or
+    on the thigh excursion for hip exercises; the alert rules of
+    :meth:`~imu_valgus.feedback.FeedbackConfig.rules_for` with
+    :func:`~imu_valgus.feedback.detect_alerts`; from the end of the guided calibration,
+    where the product starts reporting.  ``thigh_up_e[side]`` ``(N, 3)`` is the true
+    thigh long axis in the earth frame (needed for hip exercises).
     """
-    rule = alert_rule or AlertRule()
+    fb = feedback or FeedbackConfig()
+    valgus = AlertRule()
     keep = t_s >= plan.analysis_start_s
     t = t_s[keep]
     reps_out: list[dict[str, Any]] = []
     alerts_out: list[dict[str, Any]] = []
     intervals: list[dict[str, Any]] = []
+    segs = _segments(plan, float(t[0]), float(t[-1])) if len(t) else []
     for side, a_all in angles.items():
         a = {k: v[keep] for k, v in a_all.items()}
-        alerts = detect_alerts(t, a["knee_flexion_deg"], np.nan_to_num(a["fppa_deg"], nan=-90.0),
-                               rule)
-        reps = detect_reps(t, a["knee_flexion_deg"], rep_rule or RepRule())
-        with np.errstate(invalid="ignore"):
-            summaries = rep_summaries(reps, t, a, alerts, side=side, task=plan.task)
-        for r in summaries:
-            r["task"] = _task_at(plan, 0.5 * (r["start_s"] + r["end_s"]))
-            if not np.isfinite(r["peak_fppa_deg"]):
-                r["peak_fppa_deg"] = None       # not defined in this posture
-            reps_out.append(r)
-        alerts_out += [{"t_s": round(float(x), 3), "side": side, "kind": rule.kind,
-                        "task": _task_at(plan, float(x))} for x in alerts]
-        fppa = np.nan_to_num(a["fppa_deg"], nan=-90.0)
-        over = (fppa > rule.threshold_deg) & (a["knee_flexion_deg"] > rule.min_flexion_deg)
+        measures = {"fppa": np.nan_to_num(a["fppa_deg"], nan=-90.0),
+                    "knee_abduction": a["knee_abduction_deg"],
+                    "femoral_ir": a["femoral_ir_deg"]}
+        for s0, s1, task in segs:
+            m = (t >= s0) & (t < s1)
+            if not m.any():
+                continue
+            tt = t[m]
+            aa = {k: v[m] for k, v in a.items()}
+            alert_t: list[float] = []
+            for rule in fb.rules_for(task):
+                for x in detect_alerts(tt, aa["knee_flexion_deg"], measures[rule.measure][m],
+                                       rule):
+                    alert_t.append(x)
+                    alerts_out.append({"t_s": round(float(x), 3), "side": side,
+                                       "kind": rule.kind, "task": _task_at(plan, float(x))})
+            signal = aa["knee_flexion_deg"]
+            if task in HIP_EXERCISES and thigh_up_e is not None:
+                up = thigh_up_e[side][keep][m]
+                starts = [ra for tk, sd, ra, _ in plan.reps if tk == task and s0 <= ra < s1]
+                i0 = int(np.searchsorted(tt, starts[0] - 0.3)) if starts else 0
+                rest = up[max(0, i0 - 60):i0 + 1].mean(axis=0)
+                signal = thigh_excursion_deg(up, rest / np.linalg.norm(rest))
+                aa["thigh_excursion_deg"] = signal
+            with np.errstate(invalid="ignore"):
+                summaries = [rep_summary(r0, r1, tt, aa, alert_t, side=side, task=task,
+                                         threshold_deg=valgus.threshold_deg,
+                                         min_flexion_deg=valgus.min_flexion_deg)
+                             for r0, r1 in detect_reps(tt, signal, rep_rule_for(task))]
+            for r in summaries:
+                r["task"] = _task_at(plan, 0.5 * (r["start_s"] + r["end_s"]))
+                for k, v in list(r.items()):
+                    if isinstance(v, float) and not np.isfinite(v):
+                        r[k] = None       # e.g. IMU-FPPA, undefined in this posture
+                reps_out.append(r)
+        over = (measures["fppa"] > valgus.threshold_deg) & (a["knee_flexion_deg"]
+                                                           > valgus.min_flexion_deg)
         edges = np.flatnonzero(np.diff(np.concatenate([[0], over.astype(np.int8), [0]])))
         for i0, i1 in zip(edges[::2], edges[1::2], strict=True):
             intervals.append({"side": side, "start_s": round(float(t[i0]), 3),
@@ -280,5 +342,6 @@ def truth_report(t_s: np.ndarray, angles: dict[str, dict[str, np.ndarray]], plan
                for task, side, a, e in plan.reps]
     return {"reps": reps_out, "alerts": alerts_out, "valgus_intervals": intervals,
             "tasks": tasks, "planned_reps": planned,
+            "task_events": [{"t_s": round(x, 3), "task": k} for x, k in task_events(plan)],
             "analysis_start_s": round(plan.analysis_start_s, 3),
-            "threshold_deg": rule.threshold_deg}
+            "threshold_deg": valgus.threshold_deg}
