@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import signal
 import sys
 import threading
 import time
@@ -497,11 +498,20 @@ class LiveSession:
     def run(self, duration_s: float | None = None, stop: threading.Event | None = None,
             until: Callable[[], bool] | None = None) -> LiveSummary:
         """Step until ``duration_s`` session seconds, ``stop`` is set, ``until()`` is
-        true, or Ctrl-C; then close the recording.  Never raises KeyboardInterrupt."""
+        true, or Ctrl-C; then close the recording.  Never raises KeyboardInterrupt:
+        in the main thread Ctrl-C only sets a flag checked between steps, so no
+        record is ever cut in half."""
         reason = "stopped"
+        interrupted = threading.Event()
+        old_handler = None
+        if threading.current_thread() is threading.main_thread():
+            old_handler = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
         try:
             while True:
                 self.step()
+                if interrupted.is_set():
+                    reason = "interrupted (Ctrl-C)"
+                    break
                 if duration_s is not None and self.now() >= duration_s:
                     reason = f"{duration_s:.1f} s elapsed"
                     break
@@ -512,6 +522,9 @@ class LiveSession:
                     break
         except KeyboardInterrupt:
             reason = "interrupted (Ctrl-C)"
+        finally:
+            if old_handler is not None:
+                signal.signal(signal.SIGINT, old_handler)
         return self.close(reason)
 
     def close(self, reason: str = "stopped") -> LiveSummary:

@@ -202,7 +202,7 @@ class SensorRegistry:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
             raise ConfigError(
-                f"sensor registry {path} not found: pair the sensors first"
+                f"sensor registry {path} not found: run 'imu-valgus sensors assign' first"
             ) from exc
         except json.JSONDecodeError as exc:
             raise ConfigError(f"sensor registry {path} is not valid JSON: {exc}") from exc
