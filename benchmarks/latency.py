@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         f"|{'-' * 40}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 12}|",
         f"| {'live session thread (ours)':<38} | {100 * cpu_live:7.1f}% | {'':>8} | "
         f"{'':>8} | {'≤ 15 %':<10} |",
-        f"| {'BLE thread (bleak, Bumble, sim sensors)':<38} | {100 * cpu_ble:7.1f}% | "
+        f"| {'BLE thread (bleak, Bumble, 4 sims)':<38} | {100 * cpu_ble:7.1f}% | "
         f"{'':>8} | {'':>8} | {'':<10} |",
         f"| {'whole process':<38} | {100 * cpu_proc:7.1f}% | {'':>8} | {'':>8} | "
         f"{'':<10} |",
