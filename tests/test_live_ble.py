@@ -63,6 +63,8 @@ def run_live(tmp_path: Path, athlete: SimulatedAthlete, *, unregistered: tuple[s
             run.alerts.append(out)
 
     try:
+        if unregistered:   # connect() stops scanning once the registered ones are seen
+            assert {d.name for d in manager.scan(0.5).result(10)} >= set(unregistered)
         manager.connect(timeout_s=5.0).result(30)
         session = LiveSession(
             manager, LiveConfig(time_scale=athlete.speed,
