@@ -49,6 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="show alerts but do not make the sensors buzz")
     s.add_argument("--connect-timeout", type=positive_float, default=20.0, metavar="S",
                    help="how long to look for the sensors, seconds (default: 20)")
+    s.add_argument("--dashboard", action="store_true",
+                   help="show the live dashboard window instead of the terminal view")
     s.add_argument("--task", default="single-leg-squat",
                    help="task name stored in the recording (default: %(default)s)")
     add_registry_option(s)
@@ -97,7 +99,11 @@ def run(args: argparse.Namespace) -> int:
         manager.start()
         live_cfg = LiveConfig(pipeline=pipeline, calibration=GUIDED_CALIBRATION)
         meta = {"source": "live"}
-    view = TerminalView(sys.stdout)
+    if args.dashboard:
+        from imu_valgus.commands.dashboard import require_display
+
+        require_display()
+    view = None if args.dashboard else TerminalView(sys.stdout)
     try:
         print(f"looking for {len(manager.registry)} sensors ...", file=sys.stderr)
         manager.connect(timeout_s=args.connect_timeout).result(args.connect_timeout + 60)
@@ -105,14 +111,27 @@ def run(args: argparse.Namespace) -> int:
         session = LiveSession(
             manager, live_cfg, recording=args.output, t0=t0, overwrite=args.force,
             actions=(lambda a: []) if args.no_buzz else alert_actions,
-            on_output=view.output, on_snapshot=view.snapshot, metadata=meta)
+            on_output=view.output if view else None,
+            on_snapshot=view.snapshot if view else None, metadata=meta)
         end = None
         if athlete is not None and args.duration is None:
             end = athlete.duration_s + 0.3
-        summary = session.run(duration_s=args.duration,
-                              until=(lambda: session.now() >= end) if end else None)
+        if args.dashboard:
+            from imu_valgus.dashboard.sources import LiveSource
+            from imu_valgus.dashboard.window import run_window
+
+            source = LiveSource(session, end_s=args.duration or end,
+                                title="simulated sensors" if args.simulate else "live")
+            wall = args.duration / args.speed if args.duration else None
+            run_window(source, duration_s=wall, threshold_deg=args.threshold_deg)
+            source.close()
+            summary = source.summary
+        else:
+            summary = session.run(duration_s=args.duration,
+                                  until=(lambda: session.now() >= end) if end else None)
     finally:
-        view.close()
+        if view is not None:
+            view.close()
         manager.stop()
     _print_summary(args, summary)
     return 0
