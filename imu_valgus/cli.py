@@ -11,8 +11,10 @@ from imu_valgus import __version__
 from imu_valgus.commands._common import RAW, Parser
 from imu_valgus.errors import ImuValgusError
 
-COMMANDS: tuple[str, ...] = ("demo", "simulate", "replay", "dashboard", "import", "evaluate",
-                             "plot-sim")
+COMMANDS: tuple[str, ...] = (
+    "demo", "simulate", "replay", "dashboard", "import",
+    "scan", "sensors", "stream", "sensor-sim", "evaluate", "plot-sim",
+)
 """Subcommands, in ``--help`` order; each is a module in :mod:`imu_valgus.commands`."""
 
 EPILOG = """\

@@ -27,33 +27,37 @@ def mul(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Hamilton product ``p ⊗ q``; ``mul(q_a_b, q_b_c) = q_a_c``."""
     p = np.asarray(p, dtype=float)
     q = np.asarray(q, dtype=float)
-    pw, px, py, pz = np.moveaxis(p, -1, 0)
-    qw, qx, qy, qz = np.moveaxis(q, -1, 0)
-    return np.stack(
-        [
-            pw * qw - px * qx - py * qy - pz * qz,
-            pw * qx + px * qw + py * qz - pz * qy,
-            pw * qy - px * qz + py * qw + pz * qx,
-            pw * qz + px * qy - py * qx + pz * qw,
-        ],
-        axis=-1,
-    )
+    pw, px, py, pz = p[..., 0], p[..., 1], p[..., 2], p[..., 3]
+    qw, qx, qy, qz = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
+    out = np.empty(np.broadcast_shapes(p.shape, q.shape))
+    out[..., 0] = pw * qw - px * qx - py * qy - pz * qz
+    out[..., 1] = pw * qx + px * qw + py * qz - pz * qy
+    out[..., 2] = pw * qy - px * qz + py * qw + pz * qx
+    out[..., 3] = pw * qz + px * qy - py * qx + pz * qw
+    return out
 
 
 def rotate(q_a_b: np.ndarray, v_b: np.ndarray) -> np.ndarray:
     """Rotate vectors ``v_b`` (``(..., 3)``) from frame b to frame a."""
     q = np.asarray(q_a_b, dtype=float)
     v = np.asarray(v_b, dtype=float)
-    w = q[..., :1]
-    u = q[..., 1:]
-    t = 2.0 * np.cross(u, v)
-    return v + w * t + np.cross(u, t)
+    w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
+    vx, vy, vz = v[..., 0], v[..., 1], v[..., 2]
+    # v + 2w (u × v) + 2 u × (u × v), u = (x, y, z)
+    tx = 2.0 * (y * vz - z * vy)
+    ty = 2.0 * (z * vx - x * vz)
+    tz = 2.0 * (x * vy - y * vx)
+    out = np.empty(np.broadcast_shapes(q.shape[:-1], v.shape[:-1]) + (3,))
+    out[..., 0] = vx + w * tx + (y * tz - z * ty)
+    out[..., 1] = vy + w * ty + (z * tx - x * tz)
+    out[..., 2] = vz + w * tz + (x * ty - y * tx)
+    return out
 
 
 def to_matrix(q_a_b: np.ndarray) -> np.ndarray:
     """Rotation matrices ``R_a_b`` (``(..., 3, 3)``) of unit quaternions."""
     q = np.asarray(q_a_b, dtype=float)
-    w, x, y, z = np.moveaxis(q, -1, 0)
+    w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
     r = np.empty(q.shape[:-1] + (3, 3))
     r[..., 0, 0] = 1 - 2 * (y * y + z * z)
     r[..., 0, 1] = 2 * (x * y - w * z)

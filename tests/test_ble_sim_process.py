@@ -26,8 +26,7 @@ pytestmark = pytest.mark.usefixtures("no_bluez")
 @pytest.mark.asyncio
 async def test_sensor_process_over_tcp_hci_loopback() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from imu_valgus.ble.sim_sensor import main; "
-         "sys.exit(main(sys.argv[1:]))",
+        [sys.executable, "-m", "imu_valgus", "sensor-sim",
          "--port", "0", "--sensor", "IV-LT-0042", "--duration", "1", "--speed", "4",
          "--run-for", "20"],
         stdout=subprocess.PIPE,

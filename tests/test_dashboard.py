@@ -97,3 +97,20 @@ def test_demo_without_a_display_prints_the_bundled_report():
                        text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "demo-left-single-leg-squat.ivr" in r.stdout and "Valgus alerts: 5" in r.stdout
+
+
+def test_live_dashboard_on_simulated_ble_sensors_records_what_it_shows(tmp_path):
+    """stream --dashboard: bleak ↔ Bumble simulated sensors → pipeline → window + recording."""
+    import json
+    import os
+
+    rec = tmp_path / "live.ivr"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    r = subprocess.run([sys.executable, "-m", "imu_valgus", "stream", "--simulate",
+                        "--dashboard", "--reps", "1", "--speed", "4", "--duration", "22",
+                        "-o", str(rec)], capture_output=True, text=True, env=env, timeout=180)
+    assert r.returncode == 0, r.stderr
+    rep = subprocess.run([sys.executable, "-m", "imu_valgus", "replay", str(rec), "--format",
+                          "json"], capture_output=True, text=True, timeout=120)
+    report = json.loads(rep.stdout)
+    assert len(report["reps"]) == 1 and report["calibration"][0]["quality"] > 0.8

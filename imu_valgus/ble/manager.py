@@ -202,7 +202,7 @@ class SensorRegistry:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
             raise ConfigError(
-                f"sensor registry {path} not found: pair the sensors first"
+                f"sensor registry {path} not found: run 'imu-valgus sensors assign' first"
             ) from exc
         except json.JSONDecodeError as exc:
             raise ConfigError(f"sensor registry {path} is not valid JSON: {exc}") from exc
@@ -302,6 +302,10 @@ class DiscoveredSensor:
     rssi: int
     assignment: SensorAssignment | None
     """``None`` when the sensor is not in the registry."""
+    kind: str = "imu-valgus"
+    """Which protocol it speaks (``"imu-valgus"``; see :mod:`imu_valgus.adapters`)."""
+    device: BLEDevice | None = field(default=None, compare=False, repr=False)
+    """The bleak device (to connect to it), when found by a scan."""
 
 
 @dataclass
@@ -604,6 +608,11 @@ class SensorManager:
         with self._counter_lock:
             return {loc: copy.copy(link.counters) for loc, link in self._links.items()}
 
+    def link_info(self) -> dict[str, tuple[str, str | None]]:
+        """``{location: (address, advertised name)}`` of every sensor connected so far
+        (address ``""`` if never connected)."""
+        return {loc: (link.address, link.name) for loc, link in self._links.items()}
+
     def connected_locations(self) -> list[str]:
         return sorted(
             loc for loc, link in self._links.items()
@@ -647,6 +656,7 @@ class SensorManager:
                 adv.local_name or device.name,
                 adv.rssi,
                 self.registry.lookup(device.address, adv.local_name or device.name),
+                device=device,
             )
             for device, adv in seen.values()
         ]

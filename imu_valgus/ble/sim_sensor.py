@@ -231,6 +231,64 @@ async def _aiter_source(source: PacketSource) -> AsyncIterator[PacketItem]:
             yield item
 
 
+class SimWorld:
+    """The shared clock of one simulated athlete (all the sensors they wear).
+
+    Packet sources of sensors given this world are timed in *world* seconds: world
+    time 0 is :attr:`epoch` (host ``loop.time()``, i.e. ``time.monotonic()``), and
+    world time advances ``speed`` times faster than the host clock.  A sensor that
+    starts (or restarts) streaming late skips the samples it missed, like firmware
+    that samples all the time, so thigh and shank always show the same instant of
+    the same movement.
+
+    Parameters
+    ----------
+    auto_start:
+        Begin the world as soon as every registered sensor has received START (the
+        athlete starts once the app is connected to all of them).  Otherwise call
+        :meth:`start`.
+    """
+
+    def __init__(self, *, auto_start: bool = True) -> None:
+        self.auto_start = auto_start
+        self.epoch: float | None = None
+        self._sensors: list[SimSensor] = []
+        self._started_by: set[int] = set()
+        self._event: asyncio.Event | None = None
+
+    def register(self, sensor: SimSensor) -> None:
+        self._sensors.append(sensor)
+
+    def _ensure_event(self) -> asyncio.Event:
+        if self._event is None:
+            self._event = asyncio.Event()
+            if self.epoch is not None:
+                self._event.set()
+        return self._event
+
+    def start(self, epoch: float | None = None) -> float:
+        """Begin world time now (or at host time ``epoch``); returns the epoch.
+        Call in the sensors' loop.  Idempotent."""
+        if self.epoch is None:
+            self.epoch = asyncio.get_running_loop().time() if epoch is None else epoch
+            self._ensure_event().set()
+        return self.epoch
+
+    def note_start(self, sensor: SimSensor) -> None:
+        self._started_by.add(id(sensor))
+        if self.auto_start and len(self._started_by) >= len(self._sensors):
+            self.start()
+
+    async def wait_started(self) -> None:
+        await self._ensure_event().wait()
+
+    def world_time(self, host_time_s: float, speed: float = 1.0) -> float:
+        """World time (s) of a host ``time.monotonic()`` instant."""
+        if self.epoch is None:
+            raise ValueError("the simulated world has not started")
+        return (host_time_s - self.epoch) * speed
+
+
 # --------------------------------------------------------------------------- the sensor
 
 
@@ -257,6 +315,10 @@ class SimSensor:
         Reported state of charge (%).
     advertising_interval_s:
         Advertising interval (s); it bounds how fast a central can (re)connect.
+    world:
+        A :class:`SimWorld` shared by the sensors worn by one simulated athlete: the
+        packet source's times are then *world* times (the motion goes on whether or
+        not the sensor is connected) instead of times since this sensor's START.
     """
 
     def __init__(
@@ -270,6 +332,7 @@ class SimSensor:
         speed: float = 1.0,
         battery_pct: int = 87,
         advertising_interval_s: float = 0.03,
+        world: SimWorld | None = None,
     ) -> None:
         if speed <= 0:
             raise ConfigError(f"speed factor must be > 0, not {speed}")
@@ -302,6 +365,15 @@ class SimSensor:
         self._data_char: Characteristic | None = None
         self._status_char: Characteristic | None = None
         self._connected_event: asyncio.Event | None = None
+        self.world = world
+        self.on_command: Callable[[SimSensor, CommandRecord], None] | None = None
+        """Called with every command write received (after logging it)."""
+        self._stream_t_start: float | None = None
+        # each sensor's connection events have their own anchor
+        self._event_phase_s = random.Random(f"{name}:{radio_model.seed}").uniform(
+            0.0, radio_model.connection_interval_s)
+        if world is not None:
+            world.register(self)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, *, controller: VirtualController | None = None) -> None:
@@ -532,14 +604,18 @@ class SimSensor:
             command = decode_command(raw)
         except ProtocolError as exc:
             self.command_log.append(CommandRecord(t_s, raw, None, str(exc)))
+            self._announce(self.command_log[-1])
             self._flags |= StatusFlags.COMMAND_REJECTED
             self._schedule_status_notify()
             raise att.ATT_Error(
                 error_code=att.ErrorCode.VALUE_NOT_ALLOWED, message=str(exc)
             ) from exc
         self.command_log.append(CommandRecord(t_s, raw, command))
+        self._announce(self.command_log[-1])
         self._flags &= ~StatusFlags.COMMAND_REJECTED
         if isinstance(command, Start):
+            if self.world is not None:
+                self.world.note_start(self)
             self._start_stream()
         elif isinstance(command, Stop):
             self._stop_stream()
@@ -548,6 +624,13 @@ class SimSensor:
         elif isinstance(command, (Buzz, Led, Identify)):
             logger.debug("%s: %s", self.name, command)
         self._schedule_status_notify()
+
+    def _announce(self, record: CommandRecord) -> None:
+        if self.on_command is not None:
+            try:
+                self.on_command(self, record)
+            except Exception:
+                logger.exception("%s: on_command callback failed", self.name)
 
     def commands_of_type(self, kind: type) -> list[CommandRecord]:
         """Logged commands of one class, e.g. ``sensor.commands_of_type(Buzz)``."""
@@ -624,15 +707,30 @@ class SimSensor:
     async def _stream(self, source: PacketSource) -> None:
         loop = asyncio.get_running_loop()
         model = self.radio_model
-        t_start = loop.time()
-        pending: collections.deque[bytes] = collections.deque()
+        interval = model.connection_interval_s
         items = _aiter_source(source)
         next_item: PacketItem | None = await anext(items, None)
-        event = 0
+        if self.world is None:
+            t_start = t_events = loop.time()
+            event = 0
+        else:
+            # shared world time: the athlete moves whether or not this sensor streams;
+            # samples taken before START (or before the world began) are never sent
+            await self.world.wait_started()
+            assert self.world.epoch is not None
+            t_start = self.world.epoch
+            t_events = t_start + self._event_phase_s   # this link's connection events
+            now_stream_s = (loop.time() - t_start) * self.speed
+            while next_item is not None and next_item[0] < now_stream_s:
+                self.stats.discarded_unsubscribed += 1
+                next_item = await anext(items, None)
+            event = max(0, int((loop.time() - t_events) // interval))
+        self._stream_t_start = t_events
+        pending: collections.deque[bytes] = collections.deque()
         try:
             while next_item is not None or pending:
                 event += 1
-                release_t = t_start + event * model.connection_interval_s
+                release_t = t_events + event * interval
                 if model.jitter_s > 0:
                     release_t += self._rng.uniform(0.0, model.jitter_s)
                 delay = release_t - loop.time()
@@ -653,6 +751,18 @@ class SimSensor:
         finally:
             self._schedule_status_notify_safe()
 
+    def next_connection_event(self, t_s: float) -> float:
+        """The first connection event of the current stream at or after host time
+        ``t_s`` (s, ``time.monotonic()``): when a command written at ``t_s`` would reach
+        a real sensor (the in-memory link delivers writes at once).  ``t_s`` itself if
+        no stream has run."""
+        t0 = self._stream_t_start
+        if t0 is None:
+            return t_s
+        interval = self.radio_model.connection_interval_s
+        k = max(0.0, -(-(t_s - t0) // interval))
+        return t0 + k * interval
+
     def _schedule_status_notify_safe(self) -> None:
         try:
             self._schedule_status_notify()
@@ -663,30 +773,60 @@ class SimSensor:
 # --------------------------------------------------------------------------- separate process
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="imu-valgus sensor-sim",
-        description=(
-            "Run simulated imu-valgus sensors behind a virtual BLE controller served "
-            "over TCP HCI on loopback; the app connects with "
-            "VirtualRadio('tcp-client:127.0.0.1:PORT')."
-        ),
-    )
-    parser.add_argument("--port", type=int, default=0, help="TCP port (0: pick a free one)")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``imu-valgus sensor-sim`` (shared with :func:`main`)."""
+    parser.add_argument("--port", type=int, default=0,
+                        help="TCP port on 127.0.0.1 (default 0: pick a free one)")
+    parser.add_argument("--motion", choices=("squats", "synthetic"), default=None,
+                        help="squats: the simulator's athlete (guided calibration, then "
+                        "single-leg squats), one thigh and one shank sensor per leg; "
+                        "synthetic: a sensor at rest with a slow wobble, one per --sensor "
+                        "(default: synthetic if --sensor is given, else squats)")
     parser.add_argument(
         "--sensor", action="append", dest="names", metavar="NAME",
-        help="advertised sensor name (repeatable; default IV-LT-0001 and IV-LS-0001)",
+        help="synthetic motion: advertised sensor name (repeatable; default IV-LT-0001 and "
+        "IV-LS-0001)",
     )
-    parser.add_argument("--duration", type=float, default=60.0, help="stream length (s)")
-    parser.add_argument("--speed", type=float, default=1.0, help="playback speed factor")
-    parser.add_argument("--interval-ms", type=float, default=15.0, help="connection interval")
-    parser.add_argument("--jitter-ms", type=float, default=0.0, help="connection-event jitter")
-    parser.add_argument("--loss", type=float, default=0.0, help="notification loss probability")
-    parser.add_argument("--seed", type=int, default=0, help="RNG seed")
-    parser.add_argument(
-        "--run-for", type=float, default=None, help="exit after this many seconds (default: never)"
-    )
+    parser.add_argument("--side", choices=("left", "right"), default="left",
+                        help="squats: leg that squats (default: %(default)s)")
+    parser.add_argument("--both-legs", action="store_true", help="squats: four sensors")
+    parser.add_argument("--reps", type=int, default=5, help="squats: repetitions (default: 5)")
+    parser.add_argument("--knee-abduction-deg", type=float, default=12.0, metavar="DEG",
+                        help="squats: peak knee abduction (valgus +), degrees (default: 12)")
+    parser.add_argument("--duration", type=float, default=60.0, metavar="S",
+                        help="synthetic: stream length, seconds (default: 60)")
+    parser.add_argument("--speed", type=float, default=1.0, metavar="X",
+                        help="playback speed factor (default: 1)")
+    parser.add_argument("--interval-ms", type=float, default=15.0, metavar="MS",
+                        help="connection interval, ms (default: 15)")
+    parser.add_argument("--jitter-ms", type=float, default=0.0, metavar="MS",
+                        help="connection-event jitter, ms (default: 0)")
+    parser.add_argument("--loss", type=float, default=0.0, metavar="P",
+                        help="notification loss probability, 0..1 (default: 0)")
+    parser.add_argument("--seed", type=int, default=0, help="RNG seed (default: 0)")
+    parser.add_argument("--run-for", type=float, default=None, metavar="S",
+                        help="exit after this many seconds (default: never; Ctrl-C stops)")
+
+
+DESCRIPTION = (
+    "Run simulated imu-valgus sensors in this process, behind a virtual BLE controller "
+    "served over TCP HCI on 127.0.0.1 (loopback only). Prints 'READY "
+    "tcp-client:127.0.0.1:PORT'; the app connects with "
+    "VirtualRadio('tcp-client:127.0.0.1:PORT'). With --motion squats the sensors stream the "
+    "simulator's athlete; the session starts once every sensor has been told START. Each "
+    "command a sensor receives is printed with its time (time.monotonic(), s)."
+)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="imu-valgus sensor-sim", description=DESCRIPTION)
+    add_arguments(parser)
     return parser
+
+
+def _print_command(sensor: SimSensor, record: CommandRecord) -> None:
+    what = record.command if record.command is not None else f"rejected ({record.error})"
+    print(f"COMMAND {record.t_s:.6f} {sensor.name} {what}", flush=True)
 
 
 async def _serve(args: argparse.Namespace) -> None:
@@ -713,19 +853,35 @@ async def _serve(args: argparse.Namespace) -> None:
         loss_probability=args.loss,
         seed=args.seed,
     )
-    n_packets = max(1, int(args.duration * 200 / 4))
-    sensors = []
-    for i, name in enumerate(args.names or ["IV-LT-0001", "IV-LS-0001"]):
-        sensor = SimSensor(
-            radio,
-            name,
-            packets=lambda i=i: synthetic_packets(n_packets, seed=args.seed + i),
-            radio_model=replace(model, seed=args.seed + i),
-            speed=args.speed,
-        )
-        await sensor.start()
-        sensors.append(sensor)
+    sensors: list[SimSensor] = []
+    athlete = None
+    if (args.motion or ("synthetic" if args.names else "squats")) == "squats":
+        from imu_valgus.ble.sim_athlete import SimulatedAthlete
+        from imu_valgus.simulator import SimulationConfig
+
+        athlete = SimulatedAthlete(
+            SimulationConfig(side=args.side, reps=args.reps,
+                             knee_abduction_deg=args.knee_abduction_deg,
+                             seed=max(args.seed, 1)),
+            both_legs=args.both_legs, speed=args.speed, radio_model=model)
+        sensors = await athlete.start_sensors(radio)
+    else:
+        n_packets = max(1, int(args.duration * 200 / 4))
+        for i, name in enumerate(args.names or ["IV-LT-0001", "IV-LS-0001"]):
+            sensor = SimSensor(
+                radio,
+                name,
+                packets=lambda i=i: synthetic_packets(n_packets, seed=args.seed + i),
+                radio_model=replace(model, seed=args.seed + i),
+                speed=args.speed,
+            )
+            await sensor.start()
+            sensors.append(sensor)
+    for sensor in sensors:
+        sensor.on_command = _print_command
     print(f"READY tcp-client:127.0.0.1:{port}", flush=True)
+    for sensor in sensors:
+        print(f"SENSOR {sensor.name} {sensor.address}", flush=True)
     try:
         if args.run_for is None:
             await asyncio.get_running_loop().create_future()
@@ -737,13 +893,11 @@ async def _serve(args: argparse.Namespace) -> None:
         await transport.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``imu-valgus sensor-sim``: simulated sensors in this process.
-
-    Prints ``READY tcp-client:127.0.0.1:PORT`` once the sensors advertise; pass that
-    transport to :class:`~imu_valgus.ble.virtual.VirtualRadio`.
-    """
-    args = _build_parser().parse_args(argv)
+def run_from_args(args: argparse.Namespace) -> int:
+    """Run the sensors until Ctrl-C or ``--run-for``; returns an exit code."""
+    if not 0.0 <= args.loss <= 1.0:
+        print(f"sensor-sim: --loss must be within 0..1, not {args.loss}", file=sys.stderr)
+        return 2
     try:
         asyncio.run(_serve(args))
     except KeyboardInterrupt:
@@ -751,7 +905,20 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"sensor-sim: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"sensor-sim: cannot serve on 127.0.0.1:{args.port}: {exc.strerror}",
+              file=sys.stderr)
+        return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``imu-valgus sensor-sim``: simulated sensors in this process.
+
+    Prints ``READY tcp-client:127.0.0.1:PORT`` once the sensors advertise; pass that
+    transport to :class:`~imu_valgus.ble.virtual.VirtualRadio`.
+    """
+    return run_from_args(_build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":
@@ -765,6 +932,7 @@ __all__ = [
     "RadioModel",
     "SimSensor",
     "SimSensorStats",
+    "SimWorld",
     "main",
     "synthetic_packets",
 ]

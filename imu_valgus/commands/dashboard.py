@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "abduction and the IMU frontal-plane projection angle against the alert threshold, "
         "and femoral internal rotation (all in degrees, over the last seconds); the leg's "
         "panel flashes red when a valgus alert fires; finished reps are listed below. "
-        "Plays a recording in real time, or a simulated athlete with --simulate.",
+        "Plays a recording in real time, or a simulated athlete with --simulate. For live "
+        "sensors (real or simulated over Bluetooth) use 'imu-valgus stream --dashboard'.",
         epilog="examples:\n  imu-valgus dashboard --simulate --knee-abduction-deg 14\n"
         "  imu-valgus dashboard recordings/demo-left-single-leg-squat.ivr --speed 2\n"
         "  QT_QPA_PLATFORM=offscreen imu-valgus dashboard --simulate --duration 20 "
@@ -82,16 +83,24 @@ def make_source(args: argparse.Namespace):
     return ReplaySource.from_file(args.recording, args.speed, cfg)
 
 
-def run(args: argparse.Namespace) -> int:
-    source = make_source(args)
+def require_display() -> None:
+    """Raise a clear error when no window can be shown or the GUI extra is missing."""
     if not has_display():
         raise ConfigError("no display found (DISPLAY is not set): use 'imu-valgus replay FILE' "
                           "for a text report, or set QT_QPA_PLATFORM=offscreen with "
                           "--screenshot to save a picture")
     try:
-        from imu_valgus.dashboard.window import run_window
+        import pyqtgraph  # noqa: F401
+        import PySide6  # noqa: F401
     except ImportError as e:
         raise ConfigError(f"the dashboard needs the GUI extra ({e.name} is missing): "
                           "pip install 'imu-valgus[gui]'") from e
+
+
+def run(args: argparse.Namespace) -> int:
+    source = make_source(args)
+    require_display()
+    from imu_valgus.dashboard.window import run_window
+
     return run_window(source, duration_s=args.duration, threshold_deg=args.threshold_deg,
                       beep=args.beep, screenshot=args.screenshot)

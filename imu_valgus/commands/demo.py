@@ -13,9 +13,11 @@ BUNDLED = Path(__file__).resolve().parents[2] / "recordings" / "demo-left-single
 def register(sub: argparse._SubParsersAction) -> None:
     d = sub.add_parser(
         "demo", help="see it work: live dashboard on a simulated athlete (text without a screen)",
-        description="With a screen: the dashboard on a simulated athlete doing single-leg "
-        "squats with dynamic valgus, as a therapist would watch it live. Without a screen: "
-        "the per-rep report of the bundled recording.",
+        description="With a screen: the live dashboard on a simulated athlete doing "
+        "single-leg squats with dynamic valgus, streamed by simulated sensors over a real "
+        "Bluetooth stack (Bumble under bleak), as a therapist would watch it; the sensors "
+        "'buzz' on each valgus alert. Without a screen: the per-rep report of the bundled "
+        "recording.",
         epilog="example:\n  imu-valgus demo", formatter_class=RAW)
     d.add_argument("--text", action="store_true", help="text report even if a screen exists")
     d.set_defaults(run=run)
@@ -23,20 +25,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from imu_valgus.commands import dashboard, replay
+    from imu_valgus.errors import ConfigError
 
     if not args.text and dashboard.has_display():
         try:
-            import pyqtgraph  # noqa: F401
-            import PySide6  # noqa: F401
-        except ImportError:
-            print("(the dashboard needs pip install 'imu-valgus[gui]'; showing the text "
-                  "report instead)")
+            dashboard.require_display()
+        except ConfigError as e:
+            print(f"({e}; showing the text report instead)")
         else:
-            ns = argparse.Namespace(recording=None, simulate=True, side="left", reps=8,
-                                    knee_abduction_deg=12.0, seed=1, speed=1.0,
-                                    threshold_deg=12.0, beep=False, duration=None,
-                                    screenshot=None)
-            return dashboard.run(ns)
+            from imu_valgus.cli import main
+
+            return main(["stream", "--simulate", "--dashboard", "--reps", "10",
+                         "--knee-abduction-deg", "13"])
     if BUNDLED.exists():
         target = BUNDLED
     else:  # installed without the source tree: make the same session

@@ -77,3 +77,47 @@ class ReplaySource:
             out.extend(self.pipeline.feed(recs[self._pos]))
             self._pos += 1
         return out
+
+
+class LiveSource:
+    """A running :class:`~imu_valgus.live.LiveSession` (real or simulated sensors).
+
+    ``poll`` processes what the BLE thread has queued (never waiting), and returns
+    the pipeline outputs; the session records and buzzes as it does without a
+    window.  ``end_s``: session time at which the session closes by itself.
+    """
+
+    def __init__(self, session, end_s: float | None = None, title: str = "live") -> None:
+        self.session = session
+        self._out: list[Output] = []
+        session.on_output = self._out.append
+        self.info = SourceInfo(title, tuple(session.pipeline.legs))
+        self.end_s = end_s
+        self.summary = None
+
+    @property
+    def finished(self) -> bool:
+        return self.summary is not None
+
+    def poll(self, now_s: float) -> list[Output]:
+        if self.summary is None:
+            self.session.step(timeout_s=0.0)
+            if self.end_s is not None and self.session.now() >= self.end_s:
+                self.summary = self.session.close("session over")
+        out, self._out = self._out, []
+        return out
+
+    def status_text(self) -> str:
+        snap = self.session.snapshot()
+        links = []
+        for s in snap.sensors:
+            state = "ok" if s.connected else "DISCONNECTED"
+            battery = f" {s.battery_pct}%" if s.battery_pct is not None else ""
+            lost = f" lost {s.lost}" if s.lost else ""
+            links.append(f"{s.location.replace('_', ' ')}: {state}{battery}{lost}")
+        prompt = f"{snap.prompt} — " if snap.prompt else ""
+        return f"{prompt}t = {snap.t_s:.1f} s — " + ", ".join(links)
+
+    def close(self) -> None:
+        if self.summary is None:
+            self.summary = self.session.close("window closed")

@@ -170,6 +170,7 @@ class Dashboard(QtWidgets.QMainWindow):
         lay.addWidget(self.reps, 1)
         self.issues: dict[str, int] = {}
         self.statusBar().showMessage("Stand still, then do three slow knee bends to calibrate")
+        self._next_status = 0.0
         self.timer = QtCore.QTimer(self)
         self.timer.timeout.connect(self.tick)
         self.timer.start(period_ms)
@@ -180,6 +181,11 @@ class Dashboard(QtWidgets.QMainWindow):
         self.handle(outputs)
         for p in self.panels.values():
             p.redraw()
+        status = getattr(self.source, "status_text", None)
+        now = time.monotonic()
+        if status is not None and now >= self._next_status:
+            self._next_status = now + 0.5
+            self.statusBar().showMessage(status())
         if getattr(self.source, "finished", False):
             self.statusBar().showMessage(self.statusBar().currentMessage().split(" — ")[0]
                                          + " — end of recording")
@@ -208,6 +214,13 @@ class Dashboard(QtWidgets.QMainWindow):
                 self.issues[o.kind] = self.issues.get(o.kind, 0) + 1
                 self.statusBar().showMessage("Data issues: " + ", ".join(
                     f"{k} {v}" for k, v in sorted(self.issues.items())))
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        self.timer.stop()
+        close = getattr(self.source, "close", None)
+        if close is not None:
+            close()
+        super().closeEvent(event)
 
     def _add_rep(self, r: dict) -> None:
         row = self.reps.rowCount()

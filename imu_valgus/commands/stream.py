@@ -1,0 +1,154 @@
+"""``imu-valgus stream``: live angles and valgus alerts from the sensors, recorded."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from imu_valgus.ble.cli_support import (
+    add_registry_option,
+    add_simulation_options,
+    default_registry_path,
+    positive_float,
+)
+from imu_valgus.commands._common import RAW
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser(
+        "stream", help="live knee angles and valgus alerts from the sensors; record them",
+        description="Connect the registered sensors, guide the calibration (stand still, "
+        "then three knee bends), then show knee flexion, knee abduction (valgus +) and the "
+        "IMU frontal-plane projection angle (IMU-FPPA) live, in degrees. A valgus alert "
+        "(IMU-FPPA above the threshold for the dwell time while the knee is bent) makes "
+        "that leg's shank sensor buzz twice (200 ms, 80 %). Everything is recorded to FILE "
+        "as it arrives; 'imu-valgus replay FILE' analyses it afterwards. Stops after "
+        "--duration seconds, at the end of a simulated session, or on Ctrl-C; the "
+        "recording is closed cleanly in every case.",
+        epilog="examples:\n"
+        "  imu-valgus stream -o session.ivr                      # real sensors\n"
+        "  imu-valgus stream --simulate --duration 10 -o x.ivr   # simulated, 10 s\n"
+        "  imu-valgus stream --simulate --both-legs --knee-abduction-deg 15 --speed 4 "
+        "-o sim.ivr\n"
+        "  imu-valgus replay x.ivr\n\n"
+        "The live line shows, per leg, flexion / abduction / IMU-FPPA (°), reps and "
+        "alerts, and per sensor [LT = left thigh ...] link state, battery and "
+        "lost / duplicate / late / undecodable packet counts.",
+        formatter_class=RAW)
+    s.add_argument("-o", "--output", type=Path, metavar="FILE",
+                   help="recording to write (.ivr); none if omitted")
+    s.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    s.add_argument("--duration", type=positive_float, metavar="S",
+                   help="stop after S seconds of session time (default: until Ctrl-C, or "
+                   "the end of a simulated session)")
+    s.add_argument("--threshold-deg", type=float, default=12.0, metavar="DEG",
+                   help="valgus alert when the IMU-FPPA exceeds this, degrees (default: 12)")
+    s.add_argument("--no-buzz", action="store_true",
+                   help="show alerts but do not make the sensors buzz")
+    s.add_argument("--connect-timeout", type=positive_float, default=20.0, metavar="S",
+                   help="how long to look for the sensors, seconds (default: 20)")
+    s.add_argument("--dashboard", action="store_true",
+                   help="show the live dashboard window instead of the terminal view")
+    s.add_argument("--task", default="single-leg-squat",
+                   help="task name stored in the recording (default: %(default)s)")
+    add_registry_option(s)
+    add_simulation_options(s)
+    s.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from imu_valgus.ble.cli_support import simulated_athlete
+    from imu_valgus.ble.manager import ManagerConfig, SensorManager, SensorRegistry
+    from imu_valgus.feedback import AlertRule
+    from imu_valgus.live import (
+        GUIDED_CALIBRATION,
+        LiveConfig,
+        LiveSession,
+        TerminalView,
+        alert_actions,
+        calibration_from_markers,
+    )
+    from imu_valgus.pipeline import PipelineConfig
+
+    if args.output is not None and args.output.exists() and not args.force:
+        from imu_valgus.errors import RecordingError
+        raise RecordingError(f"{args.output} already exists; choose another name or "
+                             "give --force")
+    pipeline = PipelineConfig(alert_rule=replace(AlertRule(), threshold_deg=args.threshold_deg),
+                              task=args.task)
+    mcfg = ManagerConfig(scan_timeout_s=args.connect_timeout)
+    athlete = None
+    if args.simulate:
+        from imu_valgus.ble.sim_athlete import start_simulated_manager
+
+        athlete = simulated_athlete(args)
+        manager, _radio = start_simulated_manager(athlete, mcfg)
+        live_cfg = LiveConfig(pipeline=pipeline, time_scale=args.speed,
+                              calibration=calibration_from_markers(athlete.markers))
+        meta = {"source": "live-simulated", "athlete": "simulated athlete",
+                "session": f"simulated seed {args.seed}"}
+    else:
+        path = args.registry or default_registry_path()
+        registry = SensorRegistry.load(path)
+        if not len(registry):
+            from imu_valgus.errors import ConfigError
+            raise ConfigError(f"no sensors in {path}: run 'imu-valgus sensors assign' first")
+        manager = SensorManager(registry, None, mcfg)
+        manager.start()
+        live_cfg = LiveConfig(pipeline=pipeline, calibration=GUIDED_CALIBRATION)
+        meta = {"source": "live"}
+    if args.dashboard:
+        from imu_valgus.commands.dashboard import require_display
+
+        require_display()
+    view = None if args.dashboard else TerminalView(sys.stdout)
+    try:
+        print(f"looking for {len(manager.registry)} sensors ...", file=sys.stderr)
+        manager.connect(timeout_s=args.connect_timeout).result(args.connect_timeout + 60)
+        t0 = athlete.world.epoch if athlete is not None else None
+        session = LiveSession(
+            manager, live_cfg, recording=args.output, t0=t0, overwrite=args.force,
+            actions=(lambda a: []) if args.no_buzz else alert_actions,
+            on_output=view.output if view else None,
+            on_snapshot=view.snapshot if view else None, metadata=meta)
+        end = None
+        if athlete is not None and args.duration is None:
+            end = athlete.duration_s + 0.3
+        if args.dashboard:
+            from imu_valgus.dashboard.sources import LiveSource
+            from imu_valgus.dashboard.window import run_window
+
+            source = LiveSource(session, end_s=args.duration or end,
+                                title="simulated sensors" if args.simulate else "live")
+            wall = args.duration / args.speed if args.duration else None
+            run_window(source, duration_s=wall, threshold_deg=args.threshold_deg)
+            source.close()
+            summary = source.summary
+        else:
+            summary = session.run(duration_s=args.duration,
+                                  until=(lambda: session.now() >= end) if end else None)
+    finally:
+        if view is not None:
+            view.close()
+        manager.stop()
+    _print_summary(args, summary)
+    return 0
+
+
+def _print_summary(args: argparse.Namespace, summary) -> None:
+    from imu_valgus.ble.manager import pretty_location
+
+    lines = [f"stream: {summary.reason} after {summary.duration_s:.1f} s; "
+             f"{len(summary.reps)} reps, {len(summary.alerts)} valgus alerts, "
+             f"{summary.commands_sent} buzzes sent"
+             + (f" ({summary.commands_failed} failed)" if summary.commands_failed else "")]
+    for loc, c in sorted(summary.counters.items()):
+        lines.append(f"  {pretty_location(loc):<12} {c.packets} packets, {c.lost} lost, "
+                     f"{c.duplicate} duplicate, {c.late} late, {c.garbage} undecodable, "
+                     f"{c.reconnects} reconnections")
+    if args.output is not None:
+        lines.append(f"recorded {args.output} ({summary.records} records): "
+                     f"imu-valgus replay {args.output}")
+    print("\n".join(lines), file=sys.stderr)

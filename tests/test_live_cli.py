@@ -1,0 +1,92 @@
+"""``imu-valgus stream / scan / sensors / sensor-sim`` as a user meets them (simulated)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from imu_valgus.recording import Event, RecordingReader
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str, timeout: float = 60.0, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "imu_valgus", *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=timeout, env=env)
+
+
+def end_event(path: Path) -> Event:
+    evs = [r for r in RecordingReader(path).records() if isinstance(r, Event)]
+    assert evs[-1].name == "session.end"
+    return evs[-1]
+
+
+@pytest.mark.parametrize("cmd", ["scan", "sensors", "stream", "sensor-sim"])
+def test_new_commands_have_teaching_help(cmd: str) -> None:
+    r = cli(cmd, "--help")
+    assert r.returncode == 0, r.stderr
+    assert "usage:" in r.stdout and "example" in r.stdout
+    if cmd != "sensors":
+        assert "default" in r.stdout
+
+
+def test_stream_simulate_for_10_s_then_replay(tmp_path: Path) -> None:
+    out = tmp_path / "x.ivr"
+    r = cli("stream", "--simulate", "--duration", "10", "--speed", "4", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "Stand still" in r.stdout                         # the guided calibration
+    assert "10.0 s elapsed" in r.stderr and "0 lost" in r.stderr
+    reader = RecordingReader(out)
+    assert reader.report.ok and [s.location for s in reader.sensors] == \
+        ["left_shank", "left_thigh"]
+    notes = [r for r in reader.records() if not isinstance(r, Event)]
+    assert 9.5 < notes[-1].host_time_s <= 10.2                # recording reads in real time
+    assert end_event(out).data["reason"] == "10.0 s elapsed"
+    rep = cli("replay", str(out))
+    assert rep.returncode == 0, rep.stderr
+    assert "Recording: x.ivr" in rep.stdout
+
+
+def test_stream_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    out = tmp_path / "c.ivr"
+    proc = subprocess.Popen([sys.executable, "-m", "imu_valgus", "stream", "--simulate",
+                             "--speed", "2", "-o", str(out)], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()            # the first live line: data is flowing
+        assert " s " in line, line
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "interrupted (Ctrl-C)" in err
+    assert RecordingReader(out).report.ok
+    assert end_event(out).data["reason"] == "interrupted (Ctrl-C)"
+
+
+def test_scan_simulate_lists_registered_and_unregistered_sensors() -> None:
+    r = cli("scan", "--simulate", "--timeout", "0.5")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[0].split() == ["ADDRESS", "NAME", "KIND", "WORN", "ON", "RSSI"]
+    rows = {ln.split()[1]: ln for ln in lines[1:]}
+    assert set(rows) == {"IV-LT-1000", "IV-LS-1001", "IV-NEW-0099"}
+    assert "left thigh" in rows["IV-LT-1000"] and "unregistered" in rows["IV-NEW-0099"]
+    assert all("imu-valgus" in ln and "dBm" in ln for ln in rows.values())
+
+
+def test_stream_without_a_registry_says_what_to_do(tmp_path: Path) -> None:
+    env = {**os.environ, "IMU_VALGUS_SENSORS": str(tmp_path / "none.json")}
+    r = cli("stream", "-o", str(tmp_path / "y.ivr"), env=env)
+    assert r.returncode == 1
+    assert r.stderr.strip().count("\n") == 0
+    assert "imu-valgus sensors assign" in r.stderr
