@@ -633,8 +633,10 @@ def add_floor_exercise(b: PlanBuilder, task: str, side: str) -> None:
         for t1, d, amp in reps:
             s = asymmetric_bump(t, t1, 0.4 * d, 0.2 * d, 0.4 * d)
             if task == "clamshell":
-                _sum_into(out, f"{side}_hip_internal_rotation_deg", -amp * s)
-                _sum_into(out, f"{side}_hip_adduction_deg", -0.15 * amp * s)
+                # the knee rises while the feet stay together: abduction of the flexed
+                # hip with external rotation about the femur
+                _sum_into(out, f"{side}_hip_adduction_deg", -0.8 * amp * s)
+                _sum_into(out, f"{side}_hip_internal_rotation_deg", -0.6 * amp * s)
             else:
                 _sum_into(out, f"{side}_hip_adduction_deg", -amp * s)
                 _sum_into(out, f"{side}_hip_internal_rotation_deg", -0.2 * amp * s)

@@ -315,6 +315,7 @@ def truth_report(t_s: np.ndarray, angles: dict[str, dict[str, np.ndarray]], plan
                 i0 = int(np.searchsorted(tt, starts[0] - 0.3)) if starts else 0
                 rest = up[max(0, i0 - 60):i0 + 1].mean(axis=0)
                 signal = thigh_excursion_deg(up, rest / np.linalg.norm(rest))
+                signal[:i0] = 0.0       # getting down onto the floor is not a rep
                 aa["thigh_excursion_deg"] = signal
             with np.errstate(invalid="ignore"):
                 summaries = [rep_summary(r0, r1, tt, aa, alert_t, side=side, task=task,
