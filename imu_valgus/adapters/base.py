@@ -97,6 +97,11 @@ class SensorAdapter(ABC):
     max_rate_hz: float = 0.0
     haptics: bool = False
     has_timestamps: bool = False
+    write_before_subscribe: bool = False
+    """Write :meth:`start_commands` before enabling notifications (the Thingy:52 is
+    configured first, then streams once subscribed); otherwise after."""
+    default_rate_hz: float = 0.0
+    """The rate the sensor manager asks for unless told otherwise (Hz)."""
 
     def __init__(self, rate_hz: float) -> None:
         if not 0 < rate_hz <= self.max_rate_hz:
