@@ -76,6 +76,9 @@ class SensorDriver:
             after.append((COMMAND_CHAR_UUID, encode_command(Start())))
         return [], after
 
+    def reconnected(self) -> None:
+        """Called when the sensor is connected again after a disconnection."""
+
     def command_writes(self, cmd: Command) -> list[Write] | None:
         """The writes that carry out ``cmd``; ``None`` if this sensor cannot."""
         return [(COMMAND_CHAR_UUID, encode_command(cmd))]
@@ -123,6 +126,9 @@ class AdapterDriver(SensorDriver):
         if self.adapter.write_before_subscribe:
             return writes, []
         return [], writes
+
+    def reconnected(self) -> None:
+        self.adapter.resume()     # a nominal clock counts the gap as lost samples
 
     def command_writes(self, cmd: Command) -> list[Write] | None:
         if isinstance(cmd, Start):

@@ -762,6 +762,8 @@ class SensorManager:
             link.driver = make_driver(kind, self.config.adapter_rates_hz,
                                       self.config.adapter_time_scale)
             link.kind = kind
+        elif link.counters.connects:
+            link.driver.reconnected()
         driver = link.driver
         before, after = driver.setup_writes(self.config.configure, self.config.start_streaming)
         holder: dict[str, BleakClient] = {}
