@@ -46,7 +46,12 @@ class NominalClock:
     nominal one (drift).  Lost notifications cannot be seen in the data, so they are
     inferred from receive times: when a notification arrives more than
     ``gap_periods`` sample periods later than the earliest-arrival line predicts,
-    the missing samples are skipped on this clock (and in the sequence numbers).
+    the missing samples are skipped on this clock (and in the sequence numbers) —
+    once confirmed: a host stall (the BLE thread busy, then a burst of queued
+    notifications) also makes a notification late, but the ones after it catch up,
+    so lateness must persist over ``confirm_s`` *with notifications arriving at the
+    nominal pace* (a busy host delivers them slower, then in a burst) before it counts
+    as loss; the notifications meanwhile are stamped as if nothing were lost.
 
     Across a known interruption (the link dropped and came back: :meth:`mark_gap`)
     the next notification's lateness counts with no threshold, less the typical
@@ -73,10 +78,12 @@ class NominalClock:
     drift_allowance:
         How fast the earliest-arrival line may rise (s/s; 0.01 covers sensors running
         up to 1 % slow).
+    confirm_s:
+        How long lateness must persist to count as loss rather than a host stall (s).
     """
 
     def __init__(self, rate_hz: float, gap_periods: float = 5.0, min_gap_s: float = 0.25,
-                 drift_allowance: float = 0.01) -> None:
+                 drift_allowance: float = 0.01, confirm_s: float = 0.3) -> None:
         self.rate_hz = float(rate_hz)
         self.period_us = int(round(1e6 / rate_hz))
         self.gap_s = max(gap_periods / rate_hz, min_gap_s)
@@ -86,6 +93,8 @@ class NominalClock:
         self._last_host_s = 0.0
         self._gap_marked = False
         self._typical_late_s = 0.0
+        self.confirm_s = float(confirm_s)
+        self._suspect: tuple[float, float, int] | None = None   # since, least excess, count
         self.skipped_samples = 0
 
     def mark_gap(self) -> None:
@@ -108,9 +117,19 @@ class NominalClock:
         missing = 0
         if self._gap_marked:
             missing = max(0, int(round((excess - self._typical_late_s) / period_s)))
-        elif excess > self.gap_s:
-            # arrival jitter only ever delays: round down
-            missing = int(excess // period_s)
+            self._suspect = None
+        elif excess > self.gap_s or self._suspect is not None:
+            since, least, count = self._suspect or (host_time_s, excess, 0)
+            least, count = min(least, excess), count + n
+            self._suspect = (since, least, count)
+            if least <= self.gap_s:
+                self._suspect = None          # caught up: it was a stall
+            elif (host_time_s - since >= self.confirm_s and count >= 3
+                  and count * period_s >= 0.75 * (host_time_s - since)):
+                # still late after confirm_s: lost; arrival jitter only ever delays,
+                # so round down
+                missing = int(least // period_s)
+                self._suspect = None
         else:
             self._typical_late_s += 0.02 * (excess - self._typical_late_s)
         self._gap_marked = False
