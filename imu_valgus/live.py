@@ -220,6 +220,9 @@ class LiveSummary:
     commands_sent: int
     commands_failed: int
     timings: list[AlertTiming]
+    commands_skipped: int = 0
+    """Alert actions not sent: the sensor cannot carry them out (no vibration motor);
+    the on-screen alert is the cue."""
 
 
 # ----------------------------------------------------------------------------- the session
@@ -281,6 +284,10 @@ class LiveSession:
         self.index_of = {s.location: s.index for s in self.sensors}
         self.pipeline = Pipeline(self.sensors, self.config.pipeline)
         meta = dict(metadata or {})
+        kinds = manager.link_kinds()
+        if any(k != "imu-valgus" for k in kinds.values()):
+            # the notifications are stored in our protocol whatever the sensor
+            meta.setdefault("sensor_kinds", kinds)
         self.writer: RecordingWriter | None = None
         if recording is not None:
             self.writer = RecordingWriter(recording, make_metadata(
@@ -298,6 +305,8 @@ class LiveSession:
         self.timings: list[AlertTiming] = []
         self.commands_sent = 0
         self.commands_failed = 0
+        self.commands_skipped = 0
+        self._skipped_noted: set[tuple[str, str]] = set()
         self._lock = threading.Lock()   # guards what command callbacks touch
         self._pending_events: list[Event] = []
         self._legs: dict[str, dict[str, Any]] = {
@@ -366,6 +375,19 @@ class LiveSession:
 
     def _act(self, alert: Alert) -> None:
         for location, command in self.actions(alert):
+            if not self.manager.accepts(location, command):
+                # e.g. a BUZZ to a sensor without a motor: the screen is the cue
+                self.commands_skipped += 1
+                key = (location, type(command).__name__)
+                if key not in self._skipped_noted:
+                    self._skipped_noted.add(key)
+                    kind = self.manager.link_kinds().get(location, "?")
+                    logger.info("%s (%s) cannot carry out %s: alerts are shown on screen "
+                                "only", location, kind, key[1].upper())
+                    self._record_event(self.now(), "command.skipped", location=location,
+                                       command=key[1].lower(), sensor_kind=kind,
+                                       detail="the sensor cannot carry it out (logged once)")
+                continue
             handed = time.monotonic()
             timing = AlertTiming(alert, self._last_rx, handed)
             self.timings.append(timing)
@@ -545,7 +567,7 @@ class LiveSession:
         return LiveSummary(self.now(), getattr(self, "_reason", reason), self.records,
                            list(self.alerts), list(self.reps), dict(self.calibration),
                            self.manager.counters(), self.commands_sent,
-                           self.commands_failed, list(self.timings))
+                           self.commands_failed, list(self.timings), self.commands_skipped)
 
 
 def _command_fields(command: Command) -> dict[str, Any]:

@@ -9,8 +9,8 @@ recording and the pipeline stay one path whatever the sensor:
 kind                   rate             haptics    timestamps    notes
 =====================  ===============  =========  ============  =======================
 ``imu-valgus``         200 Hz           yes        µs, sensor    our protocol (native)
-``movella-dot``        ≤ 60 Hz          no         µs, sensor    "rate quantities" mode
-``witmotion-wt901``    ≤ 100 Hz (10)    no         none → host   ``55 61`` packets
+``dot``                ≤ 60 Hz          no         µs, sensor    "rate quantities" mode
+``witmotion``          ≤ 100 Hz (10)    no         none → host   ``55 61`` packets
 ``thingy52``           ≤ 200 Hz (100)   no         none → host   raw motion 0x0406
 =====================  ===============  =========  ============  =======================
 

@@ -33,7 +33,7 @@ _RATE = struct.Struct("<I6f")          # 28 bytes
 
 
 class MovellaDot(SensorAdapter):
-    kind = "movella-dot"
+    kind = "dot"
     service_uuid = dot_uuid(0x2000)
     control_char_uuid = dot_uuid(0x2001)
     data_char_uuid = dot_uuid(0x2003)      # medium payload
@@ -41,6 +41,7 @@ class MovellaDot(SensorAdapter):
     name_prefixes = ("Movella DOT", "Xsens DOT")
     max_rate_hz = 60.0
     haptics = False
+    default_rate_hz = 60.0
     has_timestamps = True
 
     def __init__(self, rate_hz: float = 60.0) -> None:

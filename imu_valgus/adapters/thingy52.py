@@ -39,6 +39,8 @@ class Thingy52(SensorAdapter):
     name_prefixes = ("Thingy",)
     max_rate_hz = 200.0
     haptics = False
+    default_rate_hz = 100.0
+    write_before_subscribe = True
     has_timestamps = False
 
     def __init__(self, rate_hz: float = 100.0) -> None:

@@ -25,13 +25,14 @@ G_N = 9.80665   # the datasheet scales use standard gravity g_n
 
 
 class WitMotionWT901(SensorAdapter):
-    kind = "witmotion-wt901"
+    kind = "witmotion"
     service_uuid = "0000ffe5-0000-1000-8000-00805f9a34fb"
     data_char_uuid = "0000ffe4-0000-1000-8000-00805f9a34fb"
     command_char_uuid = "0000ffe9-0000-1000-8000-00805f9a34fb"
     name_prefixes = ("WT901", "WT")
     max_rate_hz = 100.0
     haptics = False
+    default_rate_hz = 100.0
     has_timestamps = False
 
     def __init__(self, rate_hz: float = 50.0) -> None:

@@ -8,6 +8,10 @@ larger than the peak of any other sensor in the same window (a tap on one sensor
 shakes the others a little when they lie on the same table).  The sensor found then
 blinks and buzzes (IDENTIFY) so the user sees the right one answered.
 
+Off-the-shelf sensors (Movella DOT, WitMotion, Thingy:52) take part through their
+drivers (:mod:`imu_valgus.ble.drivers`): started with their vendor writes, their
+notifications converted to our packets; having no motor they do not answer the tap.
+
 Simulated sensors for this flow: :class:`TapMotion` (a sensor at rest that can be
 tapped) and :func:`simulated_tap_sensors`.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -25,21 +30,13 @@ from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.exc import BleakError
 
+from imu_valgus.ble.drivers import SensorDriver, make_driver
 from imu_valgus.ble.manager import DiscoveredSensor, SensorManager, pretty_location
 from imu_valgus.ble.sim_sensor import PacketItem, RadioModel, SimSensor
 from imu_valgus.ble.virtual import VirtualRadio
 from imu_valgus.conventions import GRAVITY_M_S2
 from imu_valgus.errors import ConfigError, ProtocolError, SensorConnectionError
-from imu_valgus.protocol import (
-    COMMAND_CHAR_UUID,
-    DATA_CHAR_UUID,
-    DataPacket,
-    Identify,
-    Start,
-    Stop,
-    decode_data,
-    encode_command,
-)
+from imu_valgus.protocol import DataPacket, Identify, Stop
 
 
 @dataclass(frozen=True)
@@ -80,26 +77,40 @@ class TapAssigner:
         self.candidates = {c.address: c for c in candidates}
         self._clients: dict[str, BleakClient] = {}
         self._peak: dict[str, float] = {c.address: 0.0 for c in candidates}
+        self.drivers: dict[str, SensorDriver] = {
+            c.address: make_driver(c.kind, manager.config.adapter_rates_hz,
+                                   manager.config.adapter_time_scale) for c in candidates}
 
     def _on_data(self, address: str, _c: BleakGATTCharacteristic, data: bytearray) -> None:
         try:
-            pkt = decode_data(bytes(data))
-        except ProtocolError:
+            packets = self.drivers[address].convert(time.monotonic(), bytes(data))
+        except (ProtocolError, ValueError):
             return
-        dev = float(np.max(np.abs(np.linalg.norm(pkt.acc_m_s2, axis=1) - GRAVITY_M_S2)))
-        self._peak[address] = max(self._peak[address], dev)
+        for _raw, pkt in packets:
+            dev = float(np.max(np.abs(np.linalg.norm(pkt.acc_m_s2, axis=1) - GRAVITY_M_S2)))
+            self._peak[address] = max(self._peak[address], dev)
+
+    def answers(self, address: str) -> bool:
+        """Whether the sensor can blink and buzz (IDENTIFY) to confirm."""
+        return self.drivers[address].accepts(Identify(1500))
+
+    async def _write(self, client: BleakClient, writes) -> None:
+        for uuid, payload in writes or []:
+            await client.write_gatt_char(uuid, payload, response=True)
 
     async def open(self) -> None:
         for address, cand in self.candidates.items():
             if cand.device is None:
                 raise SensorConnectionError(f"sensor {address} was not found by a scan")
             client = BleakClient(cand.device, backend=self.manager.backend.client)
+            driver = self.drivers[address]
+            before, after = driver.setup_writes(None, True)
             try:
                 await client.connect()
-                await client.start_notify(DATA_CHAR_UUID,
+                await self._write(client, before)
+                await client.start_notify(driver.data_char_uuid,
                                           functools.partial(self._on_data, address))
-                await client.write_gatt_char(COMMAND_CHAR_UUID, encode_command(Start()),
-                                             response=True)
+                await self._write(client, after)
             except (BleakError, TimeoutError, OSError) as exc:
                 await self.close()
                 raise SensorConnectionError(
@@ -132,15 +143,14 @@ class TapAssigner:
     async def identify(self, address: str, duration_ms: int = 1500) -> None:
         client = self._clients.get(address)
         if client is not None and client.is_connected:
-            await client.write_gatt_char(COMMAND_CHAR_UUID,
-                                         encode_command(Identify(duration_ms)), response=True)
+            await self._write(client, self.drivers[address].command_writes(
+                Identify(duration_ms)))
 
     async def close(self) -> None:
-        for client in self._clients.values():
+        for address, client in self._clients.items():
             try:
                 if client.is_connected:
-                    await client.write_gatt_char(COMMAND_CHAR_UUID, encode_command(Stop()),
-                                                 response=True)
+                    await self._write(client, self.drivers[address].command_writes(Stop()))
                 await asyncio.wait_for(client.disconnect(), 2.0)
             except (BleakError, TimeoutError, OSError):
                 pass
@@ -157,7 +167,7 @@ def assign_by_tap(manager: SensorManager, locations: list[str], *, scan_s: float
     ``{location: sensor}``; raises :class:`SensorConnectionError` if a location gets
     no tap in ``timeout_s``.
     """
-    found = [d for d in manager.scan(scan_s).result(scan_s + 30) if d.kind == "imu-valgus"]
+    found = list(manager.scan(scan_s).result(scan_s + 30))   # every kind we can use
     if len(found) < len(locations):
         raise SensorConnectionError(
             f"found {len(found)} sensor(s) but {len(locations)} are needed: are they all "
@@ -180,8 +190,8 @@ def assign_by_tap(manager: SensorManager, locations: list[str], *, scan_s: float
             result[loc] = assigner.candidates[address]
             manager.run_coroutine(assigner.identify(address)).result(10)
             d = result[loc]
-            prompt(f"  {pretty_location(loc)}: {d.name or '?'} ({d.address}) - it blinks "
-                   "and buzzes")
+            prompt(f"  {pretty_location(loc)}: {d.name or '?'} ({d.address}, {d.kind})"
+                   + (" - it blinks and buzzes" if assigner.answers(address) else ""))
     finally:
         manager.run_coroutine(assigner.close()).result(30)
     return result

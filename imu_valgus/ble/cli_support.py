@@ -68,6 +68,12 @@ def add_simulation_options(p: argparse.ArgumentParser, *, athlete: bool = True) 
                        help="peak hip internal rotation, degrees (default: 8)")
         g.add_argument("--seed", type=int, default=1,
                        help="random seed of the athlete and the radio (default: 1)")
+        g.add_argument("--sensor-kind", choices=("imu-valgus", "dot", "witmotion", "thingy52"),
+                       default="imu-valgus",
+                       help="which sensors the athlete wears: ours (200 Hz, buzz), or "
+                       "simulated off-the-shelf ones: Movella DOT (60 Hz), WitMotion WT901BLE "
+                       "(100 Hz), Nordic Thingy:52 (100 Hz); these have no motor, so alerts "
+                       "are shown on screen only (default: %(default)s)")
     g.add_argument("--speed", type=positive_float, default=1.0, metavar="X",
                    help="play the simulated session X times faster than real time; the "
                    "recording still reads in real time (default: 1)")
@@ -96,4 +102,5 @@ def simulated_athlete(args: argparse.Namespace):
                            knee_abduction_deg=args.knee_abduction_deg,
                            hip_internal_rotation_deg=args.hip_ir_deg, seed=args.seed)
     return SimulatedAthlete(cfg, both_legs=args.both_legs, speed=args.speed,
-                            radio_model=radio_model(args))
+                            radio_model=radio_model(args),
+                            sensor_kind=getattr(args, "sensor_kind", "imu-valgus"))

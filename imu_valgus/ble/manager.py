@@ -52,18 +52,19 @@ from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
 from imu_valgus.ble.backend import PLATFORM_BACKEND, BleBackend
+from imu_valgus.ble.drivers import (
+    DEFAULT_RATES_HZ,
+    NATIVE_KIND,
+    SensorDriver,
+    classify_advertisement,
+    make_driver,
+)
 from imu_valgus.conventions import location_name
 from imu_valgus.errors import ConfigError, ProtocolError, SensorConnectionError
 from imu_valgus.protocol import (
-    COMMAND_CHAR_UUID,
-    DATA_CHAR_UUID,
-    SERVICE_UUID,
-    STATUS_CHAR_UUID,
     Command,
     Configure,
-    Start,
     Status,
-    decode_data,
     decode_status,
     encode_command,
     seq_delta,
@@ -235,7 +236,15 @@ class ManagerConfig:
     configure:
         Command written after each (re)connection before START; ``None`` = none.
     start_streaming:
-        Write START after each (re)connection.
+        Write START after each (re)connection (an off-the-shelf sensor: its own
+        start commands).
+    adapter_rates_hz:
+        Rate asked of off-the-shelf sensors, by kind (``dot``, ``witmotion``,
+        ``thingy52``); kinds not given use :data:`~imu_valgus.ble.drivers.DEFAULT_RATES_HZ`.
+    adapter_time_scale:
+        Factor applied to the host receive times that stamp the samples of sensors
+        without timestamps (WitMotion, Thingy:52).  1 for real sensors; simulated
+        sensors played ``speed`` times faster than real time need ``speed``.
     """
 
     scan_timeout_s: float = 5.0
@@ -249,8 +258,12 @@ class ManagerConfig:
     give_up_after_s: float | None = None
     configure: Configure | None = None
     start_streaming: bool = True
+    adapter_rates_hz: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RATES_HZ))
+    adapter_time_scale: float = 1.0
 
     def __post_init__(self) -> None:
+        if self.adapter_time_scale <= 0:
+            raise ConfigError(f"adapter_time_scale must be > 0, not {self.adapter_time_scale}")
         for name in ("scan_timeout_s", "connect_timeout_s", "backoff_initial_s",
                      "backoff_max_s", "reconnect_scan_s"):
             if getattr(self, name) <= 0:
@@ -302,8 +315,9 @@ class DiscoveredSensor:
     rssi: int
     assignment: SensorAssignment | None
     """``None`` when the sensor is not in the registry."""
-    kind: str = "imu-valgus"
-    """Which protocol it speaks (``"imu-valgus"``; see :mod:`imu_valgus.adapters`)."""
+    kind: str = NATIVE_KIND
+    """Which protocol it speaks: ``"imu-valgus"``, or an off-the-shelf sensor's kind
+    (``"dot"``, ``"witmotion"``, ``"thingy52"``; see :mod:`imu_valgus.adapters`)."""
     device: BLEDevice | None = field(default=None, compare=False, repr=False)
     """The bleak device (to connect to it), when found by a scan."""
 
@@ -329,10 +343,17 @@ class SensorCounters:
     reconnects: int = 0
     last_seq: int | None = None
     consumer_overflow: int = 0
+    commands_skipped: int = 0
+    """Commands the sensor cannot carry out (a BUZZ to a sensor without a motor)."""
 
 
 def _has_address(address: str, seen: Mapping[str, object]) -> bool:
     return address in seen
+
+
+def _kind_of(device: BLEDevice, adv: AdvertisementData) -> str:
+    return classify_advertisement(adv.service_uuids, adv.local_name or device.name) or \
+        NATIVE_KIND
 
 
 class _SeqTracker:
@@ -378,12 +399,15 @@ class _Link:
     address: str = ""
     name: str | None = None
     device: BLEDevice | None = None
+    kind: str = NATIVE_KIND
+    driver: SensorDriver | None = None
     client: BleakClient | None = None
     counters: SensorCounters = field(default_factory=SensorCounters)
     tracker: _SeqTracker = field(default_factory=_SeqTracker)
     wanted: bool = False
     disconnected_at: float | None = None
     reconnect_task: asyncio.Task[None] | None = None
+    skipped_logged: set[str] = field(default_factory=set)
 
 
 # --------------------------------------------------------------------------- manager
@@ -594,10 +618,27 @@ class SensorManager:
         """Disconnect one sensor (or all) on purpose: no reconnection."""
         return self.run_coroutine(self._disconnect(location))
 
-    def send_command(self, location: str, cmd: Command) -> concurrent.futures.Future[None]:
-        """Write a command (Start, Stop, Configure, Buzz, Led, Identify) to a sensor."""
-        payload = encode_command(cmd)
-        return self.run_coroutine(self._write_command(location, payload))
+    def send_command(self, location: str, cmd: Command) -> concurrent.futures.Future[bool]:
+        """Write a command (Start, Stop, Configure, Buzz, Led, Identify) to a sensor.
+
+        Resolves to ``True`` once written, ``False`` if the sensor cannot carry it out
+        (e.g. a BUZZ to a sensor without a vibration motor: counted in
+        ``commands_skipped`` and logged once per command type, never an error)."""
+        encode_command(cmd)       # a malformed command fails here, in the caller
+        return self.run_coroutine(self._write_command(location, cmd))
+
+    def accepts(self, location: str, cmd: Command) -> bool:
+        """Whether the sensor at ``location`` can carry out ``cmd`` (``True`` until
+        it has been connected once and its kind is known)."""
+        link = self._links.get(location)
+        if link is None or link.driver is None:
+            return True
+        return link.driver.accepts(cmd)
+
+    def link_kinds(self) -> dict[str, str]:
+        """``{location: kind}`` of every sensor connected so far (``"imu-valgus"``,
+        ``"dot"``, ``"witmotion"``, ``"thingy52"``)."""
+        return {loc: link.kind for loc, link in self._links.items() if link.driver}
 
     def read_status(self, location: str) -> concurrent.futures.Future[Status]:
         """Read a sensor's status characteristic (battery, configuration, flags)."""
@@ -629,6 +670,8 @@ class SensorManager:
         finished = asyncio.Event()
 
         def on_adv(device: BLEDevice, adv: AdvertisementData) -> None:
+            if classify_advertisement(adv.service_uuids, adv.local_name or device.name) is None:
+                return    # not a sensor we can use
             seen[device.address.upper()] = (device, adv)
             assignment = self.registry.lookup(device.address, adv.local_name or device.name)
             if assignment is None and device.address.upper() not in self._ignored:
@@ -638,7 +681,8 @@ class SensorManager:
             if done is not None and done(seen):
                 finished.set()
 
-        scanner = BleakScanner(on_adv, service_uuids=[SERVICE_UUID], backend=self.backend.scanner)
+        # no service filter: some vendor sensors advertise only their name
+        scanner = BleakScanner(on_adv, backend=self.backend.scanner)
         await scanner.start()
         try:
             await asyncio.wait_for(finished.wait(), timeout_s)
@@ -656,6 +700,7 @@ class SensorManager:
                 adv.local_name or device.name,
                 adv.rssi,
                 self.registry.lookup(device.address, adv.local_name or device.name),
+                _kind_of(device, adv),
                 device=device,
             )
             for device, adv in seen.values()
@@ -663,12 +708,12 @@ class SensorManager:
 
     def _match(
         self, seen: dict[str, tuple[BLEDevice, AdvertisementData]], locations: set[str]
-    ) -> dict[str, BLEDevice]:
-        found: dict[str, BLEDevice] = {}
+    ) -> dict[str, tuple[BLEDevice, str]]:
+        found: dict[str, tuple[BLEDevice, str]] = {}
         for device, adv in seen.values():
             assignment = self.registry.lookup(device.address, adv.local_name or device.name)
             if assignment is not None and assignment.location in locations:
-                found[assignment.location] = device
+                found[assignment.location] = (device, _kind_of(device, adv))
         return found
 
     # ------------------------------------------------------------------ connecting (loop)
@@ -687,7 +732,7 @@ class SensorManager:
             link = self._links[loc]
             try:
                 async with self._connect_lock:
-                    await self._open(link, found[loc])
+                    await self._open(link, *found[loc])
             except (BleakError, TimeoutError, OSError, SensorConnectionError) as exc:
                 errors[loc] = str(exc) or type(exc).__name__
                 logger.info("connecting %s failed: %s", loc, errors[loc])
@@ -707,11 +752,20 @@ class SensorManager:
             raise SensorConnectionError("; ".join(reasons))
         return connected
 
-    async def _open(self, link: _Link, device: BLEDevice) -> None:
+    async def _open(self, link: _Link, device: BLEDevice, kind: str = NATIVE_KIND) -> None:
         """Connect, subscribe and start streaming one sensor (connect lock held)."""
         link.device = device
         link.address = device.address
         link.name = device.name
+        if link.driver is None or link.kind != kind:
+            # kept across reconnections: adapters' sequence numbers and clocks run on
+            link.driver = make_driver(kind, self.config.adapter_rates_hz,
+                                      self.config.adapter_time_scale)
+            link.kind = kind
+        elif link.counters.connects:
+            link.driver.reconnected()
+        driver = link.driver
+        before, after = driver.setup_writes(self.config.configure, self.config.start_streaming)
         holder: dict[str, BleakClient] = {}
 
         def on_disconnect(client: BleakClient) -> None:
@@ -728,21 +782,19 @@ class SensorManager:
                 timeout=self.config.connect_timeout_s,
             )
             holder["client"] = client
-            await client.start_notify(DATA_CHAR_UUID, functools.partial(self._on_data_notify, link))
-            try:
-                await client.start_notify(
-                    STATUS_CHAR_UUID, functools.partial(self._on_status_notify, link)
-                )
-            except BleakError as exc:
-                logger.info("%s: no status notifications (%s)", link.location, exc)
-            if self.config.configure is not None:
-                await client.write_gatt_char(
-                    COMMAND_CHAR_UUID, encode_command(self.config.configure), response=True
-                )
-            if self.config.start_streaming:
-                await client.write_gatt_char(
-                    COMMAND_CHAR_UUID, encode_command(Start()), response=True
-                )
+            for uuid, payload in before:
+                await client.write_gatt_char(uuid, payload, response=True)
+            await client.start_notify(driver.data_char_uuid,
+                                      functools.partial(self._on_data_notify, link))
+            if driver.status_char_uuid is not None:
+                try:
+                    await client.start_notify(
+                        driver.status_char_uuid, functools.partial(self._on_status_notify, link)
+                    )
+                except BleakError as exc:
+                    logger.info("%s: no status notifications (%s)", link.location, exc)
+            for uuid, payload in after:
+                await client.write_gatt_char(uuid, payload, response=True)
             return client
 
         try:
@@ -763,7 +815,7 @@ class SensorManager:
         with self._counter_lock:
             link.counters.connects += 1
         self._emit(SensorEvent("connected", link.location, time.monotonic(), link.address,
-                               link.name))
+                               link.name, detail=f"kind {link.kind}"))
 
     async def _disconnect(self, location: str | None) -> None:
         links = [self._link(location)] if location else list(self._links.values())
@@ -813,7 +865,7 @@ class SensorManager:
                         raise SensorConnectionError(
                             f"{pretty_location(link.location)} sensor not advertising"
                         )
-                    await self._open(link, seen[address][0])
+                    await self._open(link, seen[address][0], _kind_of(*seen[address]))
             except (BleakError, TimeoutError, OSError, SensorConnectionError) as exc:
                 logger.info("reconnect %s attempt %d failed: %s", link.location, attempt, exc)
                 if cfg.give_up_after_s is not None and (
@@ -845,8 +897,9 @@ class SensorManager:
     ) -> None:
         t_s = time.monotonic()
         payload = bytes(data)
+        assert link.driver is not None
         try:
-            packet = decode_data(payload)
+            packets = link.driver.convert(t_s, payload)
         except (ProtocolError, ValueError) as exc:
             with self._counter_lock:
                 link.counters.notifications += 1
@@ -858,9 +911,11 @@ class SensorManager:
             counters = link.counters
             counters.notifications += 1
             counters.bytes += len(payload)
-            counters.packets += 1
-            link.tracker.update(counters, packet.seq)
-        self._deliver(link, SensorData(link.location, t_s, payload))
+            for _raw, packet in packets:
+                counters.packets += 1
+                link.tracker.update(counters, packet.seq)
+        for raw, _packet in packets:   # our protocol's bytes, whatever the sensor
+            self._deliver(link, SensorData(link.location, t_s, raw))
 
     def _on_status_notify(
         self, link: _Link, _char: BleakGATTCharacteristic, data: bytearray
@@ -889,13 +944,31 @@ class SensorManager:
             )
         return link.client
 
-    async def _write_command(self, location: str, payload: bytes) -> None:
+    async def _write_command(self, location: str, cmd: Command) -> bool:
+        link = self._link(location)
         client = self._client(location)
-        await client.write_gatt_char(COMMAND_CHAR_UUID, payload, response=True)
+        assert link.driver is not None
+        writes = link.driver.command_writes(cmd)
+        if writes is None:
+            with self._counter_lock:
+                link.counters.commands_skipped += 1
+            what = type(cmd).__name__
+            if what not in link.skipped_logged:
+                link.skipped_logged.add(what)
+                logger.info("%s: the %s sensor cannot carry out %s; skipped (logged once)",
+                            location, link.kind, what.upper())
+            return False
+        for uuid, payload in writes:
+            await client.write_gatt_char(uuid, payload, response=True)
+        return True
 
     async def _read_status(self, location: str) -> Status:
+        link = self._link(location)
         client = self._client(location)
-        return decode_status(await client.read_gatt_char(STATUS_CHAR_UUID))
+        if link.driver is None or link.driver.status_char_uuid is None:
+            raise SensorConnectionError(
+                f"the {pretty_location(location)} sensor ({link.kind}) has no status to read")
+        return decode_status(await client.read_gatt_char(link.driver.status_char_uuid))
 
 
 __all__ = [

@@ -13,6 +13,11 @@ world time 0 is the start of the simulator's session, and it begins once every
 sensor has been told START, so thigh and shank always show the same movement at the
 same instant however long the connections took.
 
+With ``sensor_kind="dot" | "witmotion" | "thingy52"`` the athlete wears simulated
+off-the-shelf sensors instead (:mod:`imu_valgus.ble.sim_vendor`): the simulator runs
+at that sensor's rate (60 / 100 / 100 Hz, one sample per packet) and its packets are
+re-encoded as the vendor's notifications.
+
 The session's guided-calibration markers (stand still, knee bends) are in
 :attr:`SimulatedAthlete.markers`, in world seconds; the live session turns them
 into prompts and recording events at those instants.
@@ -82,12 +87,28 @@ class SimulatedAthlete:
         Playback speed (2.0 = twice real time) for every sensor.
     radio_model:
         BLE timing of every sensor (seeded per sensor: ``seed + i``).
+    sensor_kind:
+        ``"imu-valgus"`` (our sensors, 200 Hz) or a simulated off-the-shelf sensor:
+        ``"dot"`` (60 Hz), ``"witmotion"`` (100 Hz), ``"thingy52"`` (100 Hz).  These
+        advertise their vendor's default name, so the :meth:`registry` knows them by
+        address (:attr:`addresses`).
     """
 
     def __init__(self, config: SimulationConfig, *, both_legs: bool = False,
-                 speed: float = 1.0, radio_model: RadioModel | None = None) -> None:
+                 speed: float = 1.0, radio_model: RadioModel | None = None,
+                 sensor_kind: str = "imu-valgus") -> None:
+        from imu_valgus.ble.sim_vendor import SIM_RATES_HZ
+
         if speed <= 0:
             raise ConfigError(f"speed factor must be > 0, not {speed}")
+        if sensor_kind != "imu-valgus" and sensor_kind not in SIM_RATES_HZ:
+            raise ConfigError(f"no simulated {sensor_kind!r} sensor; simulated kinds: "
+                              f"imu-valgus, {', '.join(SIM_RATES_HZ)}")
+        self.sensor_kind = sensor_kind
+        if sensor_kind != "imu-valgus":
+            # the vendor's rate, one sample per notification
+            config = replace(config, sample_rate_hz=SIM_RATES_HZ[sensor_kind],
+                             samples_per_packet=1)
         sides = [config.side]
         if both_legs:
             sides.append("right" if config.side == "left" else "left")
@@ -102,10 +123,20 @@ class SimulatedAthlete:
         self.markers: list[Marker] = [Marker(m.t_s, m.name) for m in main.plan.markers]
         self.duration_s = float(min(s.plan.duration_s for s in self.sims.values()))
         self.names: dict[str, str] = {}
+        self.addresses: dict[str, str] = {}
         self.streams: dict[str, list[PacketItem]] = {}
         for sim in self.sims.values():
             self.streams.update(ready_time_streams(sim))
             self.names.update({s.location: s.name for s in sim.sensors})
+        if sensor_kind != "imu-valgus":
+            from imu_valgus.ble.sim_vendor import ADVERTISED_NAMES, vendor_stream
+
+            for i, loc in enumerate(sorted(self.streams)):
+                self.streams[loc] = vendor_stream(sensor_kind, self.streams[loc])
+                self.names[loc] = ADVERTISED_NAMES[sensor_kind]
+                # random static addresses, one block per kind
+                block = {"dot": 1, "witmotion": 2, "thingy52": 3}[sensor_kind]
+                self.addresses[loc] = f"D0:00:00:00:{block:02X}:{i + 1:02X}"
         self.world = SimWorld(auto_start=True)
         self.sensors: dict[str, SimSensor] = {}
 
@@ -114,11 +145,12 @@ class SimulatedAthlete:
         return sorted(self.names)
 
     def registry(self) -> SensorRegistry:
-        """A registry that knows every sensor of this athlete (by advertised name)."""
+        """A registry that knows every sensor of this athlete (by advertised name, or
+        by address for off-the-shelf sensors)."""
         registry = SensorRegistry()
         for loc, name in self.names.items():
             side, segment = loc.split("_")
-            registry.add(name, side, segment)
+            registry.add(self.addresses.get(loc, name), side, segment)
         return registry
 
     async def start_sensors(self, radio: VirtualRadio,
@@ -129,10 +161,15 @@ class SimulatedAthlete:
             if locations is not None and loc not in locations:
                 continue
             stream = self.streams[loc]
-            sensor = SimSensor(radio, self.names[loc], packets=lambda s=stream: iter(s),
-                               radio_model=replace(self.radio_model,
-                                                   seed=self.radio_model.seed + i),
-                               speed=self.speed, world=self.world)
+            cls = SimSensor
+            if self.sensor_kind != "imu-valgus":
+                from imu_valgus.ble.sim_vendor import SIM_SENSOR_CLASSES
+
+                cls = SIM_SENSOR_CLASSES[self.sensor_kind]
+            sensor = cls(radio, self.names[loc], packets=lambda s=stream: iter(s),
+                         address=self.addresses.get(loc),
+                         radio_model=replace(self.radio_model, seed=self.radio_model.seed + i),
+                         speed=self.speed, world=self.world)
             await sensor.start()
             self.sensors[loc] = sensor
             started.append(sensor)
@@ -163,7 +200,9 @@ def start_simulated_manager(athlete: SimulatedAthlete, config: ManagerConfig | N
     from imu_valgus.ble.sim_sensor import synthetic_packets
 
     radio = VirtualRadio()
-    manager = SensorManager(athlete.registry(), radio.backend(), config or ManagerConfig())
+    # nominal clocks of sensors without timestamps run at the playback speed
+    config = replace(config or ManagerConfig(), adapter_time_scale=athlete.speed)
+    manager = SensorManager(athlete.registry(), radio.backend(), config)
     manager.start()
     extra: list[SimSensor] = []
 

@@ -386,6 +386,19 @@ class SimSensor:
             address=hci.Address(self.address),
             host=Host(self._controller, AsyncPipeSink(self._controller)),
         )
+        for service in self._gatt_services():
+            device.add_service(service)
+        device.on(device.EVENT_CONNECTION, self._on_connection)
+        device.on("characteristic_subscription", self._on_subscription)
+        self._connected_event = asyncio.Event()
+        await device.power_on()
+        self._device = device
+        if self._want_advertising:
+            await self._advertise()
+
+    def _gatt_services(self) -> list[Service]:
+        """The GATT services served; sets the data (and status) characteristic.
+        Subclasses serve other sensors' GATT (:mod:`imu_valgus.ble.sim_vendor`)."""
         self._data_char = Characteristic(
             DATA_CHAR_UUID,
             Characteristic.Properties.NOTIFY,
@@ -404,16 +417,7 @@ class SimSensor:
             Characteristic.READABLE,
             CharacteristicValue(read=lambda _conn: encode_status(self.status())),
         )
-        device.add_service(
-            Service(SERVICE_UUID, [self._data_char, command_char, self._status_char])
-        )
-        device.on(device.EVENT_CONNECTION, self._on_connection)
-        device.on("characteristic_subscription", self._on_subscription)
-        self._connected_event = asyncio.Event()
-        await device.power_on()
-        self._device = device
-        if self._want_advertising:
-            await self._advertise()
+        return [Service(SERVICE_UUID, [self._data_char, command_char, self._status_char])]
 
     async def close(self) -> None:
         """Stop streaming, drop any connection, stop advertising, leave the link."""
@@ -478,19 +482,26 @@ class SimSensor:
             await asyncio.wait_for(asyncio.shield(self._stream_task), timeout_s)
 
     # ------------------------------------------------------------------ advertising
+    def _advertised_service(self) -> core.UUID:
+        """The service UUID put in the advertisement."""
+        return core.UUID(SERVICE_UUID)
+
     def _advertising_data(self) -> bytes:
+        uuid_bytes = self._advertised_service().to_bytes()
         uuid_ad = (
-            AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
-            core.UUID(SERVICE_UUID).to_bytes(),
+            AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS if len(uuid_bytes) == 16
+            else AdvertisingData.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS,
+            uuid_bytes,
         )
-        room = 31 - 18 - 2  # after the service UUID structure and the name's header
+        uuid_len = 2 + len(uuid_bytes)
+        room = 31 - uuid_len - 2  # after the service UUID structure and the name's header
         name = self.name.encode("utf-8")
         if len(name) <= room:
             name_ad = (AdvertisingData.COMPLETE_LOCAL_NAME, name)
         else:
             name_ad = (AdvertisingData.SHORTENED_LOCAL_NAME, name[:room])
         structures = [uuid_ad, name_ad]
-        if 3 + 18 + 2 + len(name_ad[1]) <= 31:
+        if 3 + uuid_len + 2 + len(name_ad[1]) <= 31:
             flags = AdvertisingData.LE_GENERAL_DISCOVERABLE_MODE_FLAG | (
                 AdvertisingData.BR_EDR_NOT_SUPPORTED_FLAG
             )

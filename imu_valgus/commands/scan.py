@@ -17,12 +17,15 @@ from imu_valgus.commands._common import RAW
 def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser(
         "scan", help="list the sensors in range: address, name, kind, where worn, signal",
-        description="Scan for imu-valgus sensors and print one line per sensor found: "
-        "address, advertised name, kind (protocol), where it is registered to be worn "
+        description="Scan for imu-valgus sensors (and Movella DOT, WitMotion WT901BLE and "
+        "Nordic Thingy:52 sensors) and print one line per sensor found: "
+        "address, advertised name, kind (imu-valgus, dot, witmotion or thingy52), where it "
+        "is registered to be worn "
         "(side and segment, or 'unregistered') and signal strength (RSSI, dBm; closer to "
         "0 is stronger, below about -85 dBm expect lost packets).",
         epilog="examples:\n  imu-valgus scan\n  imu-valgus scan --timeout 10\n"
-        "  imu-valgus scan --simulate        # simulated sensors, one of them unregistered",
+        "  imu-valgus scan --simulate        # simulated sensors, one of them unregistered\n"
+        "  imu-valgus scan --simulate --sensor-kind witmotion",
         formatter_class=RAW)
     s.add_argument("--timeout", type=positive_float, default=3.0, metavar="S",
                    help="how long to listen, seconds (default: 3)")

@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  imu-valgus stream --simulate --duration 10 -o x.ivr   # simulated, 10 s\n"
         "  imu-valgus stream --simulate --both-legs --knee-abduction-deg 15 --speed 4 "
         "-o sim.ivr\n"
+        "  imu-valgus stream --simulate --sensor-kind dot --speed 4   # Movella DOTs\n"
         "  imu-valgus replay x.ivr\n\n"
         "The live line shows, per leg, flexion / abduction / IMU-FPPA (°), reps and "
         "alerts, and per sensor [LT = left thigh ...] link state, battery and "
@@ -143,7 +144,9 @@ def _print_summary(args: argparse.Namespace, summary) -> None:
     lines = [f"stream: {summary.reason} after {summary.duration_s:.1f} s; "
              f"{len(summary.reps)} reps, {len(summary.alerts)} valgus alerts, "
              f"{summary.commands_sent} buzzes sent"
-             + (f" ({summary.commands_failed} failed)" if summary.commands_failed else "")]
+             + (f" ({summary.commands_failed} failed)" if summary.commands_failed else "")
+             + (f", {summary.commands_skipped} not sent (no motor: alerts on screen only)"
+                if summary.commands_skipped else "")]
     for loc, c in sorted(summary.counters.items()):
         lines.append(f"  {pretty_location(loc):<12} {c.packets} packets, {c.lost} lost, "
                      f"{c.duplicate} duplicate, {c.late} late, {c.garbage} undecodable, "
