@@ -36,18 +36,33 @@ def fuse(gyr_rad_s, acc_m_s2, fs_hz, mag_uT=None, mode: str = "offline",
     """
     g, a, m, fs, batched = check_inputs(gyr_rad_s, acc_m_s2, mag_uT, fs_hz)
     params = _check_params(params)
+    if mode not in MODES:
+        raise FusionInputError(f"mode must be one of {MODES}, not {mode!r}")
+    g, a = _component_major(g), _component_major(a)
+    m = None if m is None else _component_major(m)
     if mode == "live":
         eng = LiveEngine(fs, g.shape[0], params, m is not None)
         r = eng.process(g, a, m)
         q6, q9, b = r.quat_6d, r.quat_9d, r.bias
-    elif mode == "offline":
-        q6, q9, b = offline_fuse(g, a, fs, params, m)
     else:
-        raise FusionInputError(f"mode must be one of {MODES}, not {mode!r}")
+        q6, q9, b = offline_fuse(g, a, fs, params, m)
+    q6 = _sample_major(q6)
+    q9 = None if q9 is None else _sample_major(q9)
+    b = np.ascontiguousarray(b.transpose(0, 2, 1))
     if not batched:
         q6, b = q6[0], b[0]
         q9 = None if q9 is None else q9[0]
     return FusionResult(q6, q9, b)
+
+
+def _component_major(x: np.ndarray) -> np.ndarray:
+    """``(S, N, 3)`` → contiguous ``(S, 3, N)``."""
+    return np.ascontiguousarray(x.transpose(0, 2, 1))
+
+
+def _sample_major(q: np.ndarray) -> np.ndarray:
+    """Component-major quaternions ``(4, S, N)`` → ``(S, N, 4)``."""
+    return np.ascontiguousarray(q.transpose(1, 2, 0))
 
 
 def _check_params(params):

@@ -1,21 +1,24 @@
 """Block-level quantities for the slow corrections, computed for all blocks at once.
 
-The slow corrections (gyroscope bias, inclination bookkeeping of the bias filter,
-magnetometer heading) run once per block of M samples.  For block n with the bias
-``b`` held constant over the block, the orientation of sample k relative to the block
-start (the *block frame*) is, to first order in ``b`` (Bortz-type linearisation of the
-strapdown equation ``q̇ = ½ q ⊗ (ω - b)``)::
+The slow corrections (gyroscope bias, magnetometer heading) run once per block of M
+samples.  For block n with the bias ``b`` held constant over the block, the orientation
+of sample k relative to the block start (the *block frame*) is, to first order in ``b``
+(linearising the strapdown equation ``q̇ = ½ q ⊗ (ω - b)``)::
 
     Q_k(b) ≈ exp(-½ B_k b) ⊗ Q_k(0),       B_k = Δt Σ_{j≤k} R(Q_j(0))
 
-so everything the bias filter needs from a block is linear in ``b`` and can be
-pre-computed from raw data, vectorised over blocks and sensors:
+so everything the bias filter needs from a block is linear in ``b`` and is pre-computed
+from raw data, vectorised over blocks and sensors:
 
 * ``G`` — quaternion of the whole block (raw gyroscope), ``(S, nb, 4)``;
-* ``B`` — bias sensitivity of the block's end orientation, ``(S, nb, 3, 3)`` (s);
+* ``B`` — bias sensitivity of the block's end orientation ``Δt Σ_k R(Q_k)``,
+  ``(S, nb, 3, 3)`` (s); ``B / T`` is also the block-mean rotation;
 * ``A`` — mean specific force in the block frame, ``(S, nb, 3)`` (m/s²);
-* ``C`` — its bias sensitivity ``∂A/∂b`` (``A(b) ≈ A + C b``), ``(S, nb, 3, 3)``;
+* ``C`` — its bias sensitivity ``∂A/∂b``, approximated as ``½ [A]× B``
+  (exact when the specific force is constant in the block frame);
 * ``gyr_mean`` — mean measured rate, ``(S, nb, 3)`` (rad/s).
+
+``Σ_k R(Q_k)`` is evaluated as a linear map of ``Σ_k Q_k Q_kᵀ`` (10 sums per block).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .scan import gyro_increments, prefix_product
+from .scan import gyro_increments, segment_scan
 
 
 @dataclass
@@ -35,8 +38,18 @@ class BlockAggregates:
     C: np.ndarray
     gyr_mean: np.ndarray
 
+    def reversed_time(self) -> BlockAggregates:
+        """The same blocks seen backwards in time (gyroscope negated, order reversed)."""
+        g = self.G[:, ::-1]
+        rt = rotmat(g).swapaxes(-1, -2)  # block frame of the reversed block = end frame
+        a = np.einsum("snij,snj->sni", rt, self.A[:, ::-1])
+        b = rt @ self.B[:, ::-1]
+        return BlockAggregates(g * np.array([1.0, -1.0, -1.0, -1.0]), b, a, _c_of(a, b),
+                               -self.gyr_mean[:, ::-1])
 
-def _rotmat(q: np.ndarray) -> np.ndarray:
+
+def rotmat(q: np.ndarray) -> np.ndarray:
+    """Rotation matrices ``(..., 3, 3)`` of quaternions ``(..., 4)``."""
     w, x, y, z = (q[..., i] for i in range(4))
     r = np.empty(q.shape[:-1] + (3, 3))
     r[..., 0, 0] = 1 - 2 * (y * y + z * z)
@@ -51,24 +64,50 @@ def _rotmat(q: np.ndarray) -> np.ndarray:
     return r
 
 
-def block_aggregates(gyr: np.ndarray, acc: np.ndarray, dt_s: float) -> BlockAggregates:
-    """Aggregates of complete blocks ``gyr``, ``acc`` shaped ``(S, nb, M, 3)``."""
-    s, nb, m, _ = gyr.shape
-    q = prefix_product(gyro_increments(gyr, dt_s).reshape(s * nb, m, 4)).reshape(s, nb, m, 4)
-    r = _rotmat(q)  # (S, nb, M, 3, 3) block frame <- sensor at sample k
-    a_blk = np.einsum("...ij,...j->...i", r, acc)  # (S, nb, M, 3)
-    # C = (Δt/M) Σ_j [S_j]× R_j with S_j = Σ_{k≥j} A_k  (A(b) = A - mean_k B_k b × A_k)
-    tail = np.cumsum(a_blk[:, :, ::-1], axis=2)[:, :, ::-1]
-    cx = np.empty_like(r)
-    for j in range(3):
-        col = r[..., :, j]
-        cx[..., 0, j] = tail[..., 1] * col[..., 2] - tail[..., 2] * col[..., 1]
-        cx[..., 1, j] = tail[..., 2] * col[..., 0] - tail[..., 0] * col[..., 2]
-        cx[..., 2, j] = tail[..., 0] * col[..., 1] - tail[..., 1] * col[..., 0]
-    return BlockAggregates(
-        G=q[:, :, -1],
-        B=r.sum(axis=2) * dt_s,
-        A=a_blk.mean(axis=2),
-        C=cx.sum(axis=2) * (dt_s / m),
-        gyr_mean=gyr.mean(axis=2),
-    )
+def _c_of(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``½ [a]× B`` for ``a`` ``(..., 3)`` and ``B`` ``(..., 3, 3)``."""
+    c = np.empty_like(b)
+    ax, ay, az = a[..., 0, None], a[..., 1, None], a[..., 2, None]
+    c[..., 0, :] = 0.5 * (ay * b[..., 2, :] - az * b[..., 1, :])
+    c[..., 1, :] = 0.5 * (az * b[..., 0, :] - ax * b[..., 2, :])
+    c[..., 2, :] = 0.5 * (ax * b[..., 1, :] - ay * b[..., 0, :])
+    return c
+
+
+def block_aggregates(gyr_c: np.ndarray, acc_c: np.ndarray, m: int, dt_s: float
+                     ) -> BlockAggregates:
+    """Aggregates of the complete blocks in component-major ``(S, 3, nb·M)`` arrays."""
+    s, _, n = gyr_c.shape
+    nb = n // m
+    # (3, M, S, nb): sample-in-block axis first for the sequential in-block product
+    g = gyr_c.reshape(s, 3, nb, m).transpose(1, 3, 0, 2)
+    a = acc_c.reshape(s, 3, nb, m).transpose(1, 3, 0, 2)
+    q = segment_scan(gyro_increments(g[0], g[1], g[2], dt_s))  # (4, M, S, nb)
+    w, x, y, z = q
+    # Σ_k R(Q_k) from Σ_k Q_k Q_kᵀ
+    ww, xx, yy, zz = ((v * v).sum(axis=0) for v in (w, x, y, z))
+    wx, wy, wz = ((w * v).sum(axis=0) for v in (x, y, z))
+    xy, xz, yz = (x * y).sum(axis=0), (x * z).sum(axis=0), (y * z).sum(axis=0)
+    bm = np.empty((s, nb, 3, 3))
+    bm[..., 0, 0] = ww + xx - yy - zz
+    bm[..., 0, 1] = 2 * (xy - wz)
+    bm[..., 0, 2] = 2 * (xz + wy)
+    bm[..., 1, 0] = 2 * (xy + wz)
+    bm[..., 1, 1] = ww - xx + yy - zz
+    bm[..., 1, 2] = 2 * (yz - wx)
+    bm[..., 2, 0] = 2 * (xz - wy)
+    bm[..., 2, 1] = 2 * (yz + wx)
+    bm[..., 2, 2] = ww - xx - yy + zz
+    bm *= dt_s
+    # mean specific force in the block frame: rotate every sample, average
+    ax, ay, az = a[0], a[1], a[2]
+    tx = 2.0 * (y * az - z * ay)
+    ty = 2.0 * (z * ax - x * az)
+    tz = 2.0 * (x * ay - y * ax)
+    am = np.empty((s, nb, 3))
+    am[..., 0] = (ax + w * tx + (y * tz - z * ty)).mean(axis=0)
+    am[..., 1] = (ay + w * ty + (z * tx - x * tz)).mean(axis=0)
+    am[..., 2] = (az + w * tz + (x * ty - y * tx)).mean(axis=0)
+    gq = np.ascontiguousarray(q[:, -1].transpose(1, 2, 0))  # (S, nb, 4)
+    gm = g.mean(axis=1).transpose(1, 2, 0)  # (S, nb, 3)
+    return BlockAggregates(gq, bm, am, _c_of(am, bm), np.ascontiguousarray(gm))

@@ -15,6 +15,7 @@ Per block of ``block_s`` seconds (plain-Python loops over blocks, :mod:`.bias`,
 A block's bias and heading offset are applied from the *next* block on, so every output
 depends only on the samples up to it.  The live engine keeps the samples of an unfinished
 block in a buffer; feeding a recording in packets or at once runs the same equations.
+Internally arrays are component-major ``(S, C, N)`` (time last, contiguous).
 """
 
 from __future__ import annotations
@@ -28,11 +29,10 @@ from .bias import BiasFilter, BiasState
 from .blocks import block_aggregates
 from .filters import CausalLowPass, LowPassState
 from .heading import HeadingFilter, HeadingState
-from .inclination import anchor_for, inclination_quats, rotate
+from .inclination import anchor_for, inclination_quats, rotate_c
 from .params import FusionParams
-from .quat import heading_rotate, normalize, qmul
 from .rest import RestDetector, RestState
-from .scan import gyro_increments, prefix_product
+from .scan import gyro_increments, prefix_product, qmul_c
 
 
 def block_length(fs_hz: float, params: FusionParams) -> int:
@@ -45,17 +45,15 @@ class EngineState:
     """Everything the live engine remembers between packets (see :meth:`copy`)."""
 
     n_done: int
-    pend_gyr: np.ndarray  # (S, p, 3) raw samples of the unfinished block
+    pend_gyr: np.ndarray  # (S, 3, p) raw samples of the unfinished block
     pend_acc: np.ndarray
     pend_rest: np.ndarray  # (S, p) bool
-    pend_mag_e: np.ndarray  # (S, p, 3) field in E'
-    pend_nd: np.ndarray  # (S, p, 2) low-passed norm and dip
-    pend_gnorm: np.ndarray  # (S, p) low-passed rate norm
+    pend_mag: np.ndarray  # (S, 6, p): field in E' (3), low-passed norm, dip, rate norm
     rest: RestState
     acc_lp: LowPassState
     mag_lp: LowPassState
-    q_gyr: np.ndarray  # (S, 4) q_I_S after the last sample
-    anchor: np.ndarray | None  # (S, 4) inclination anchor q_E'_I
+    q_gyr: np.ndarray  # (4, S) q_I_S after the last sample
+    anchor: np.ndarray | None  # (4, S) inclination anchor q_E'_I
     bias: list  # BiasState per sensor
     bias_now: np.ndarray  # (S, 3) rad/s, applied to the unfinished block
     head: list  # HeadingState per sensor
@@ -67,10 +65,31 @@ class EngineState:
 
 @dataclass
 class ChunkResult:
-    quat_6d: np.ndarray  # (S, N, 4) q_E'_S
-    quat_9d: np.ndarray | None  # (S, N, 4) q_E_S
-    bias: np.ndarray  # (S, N, 3) rad/s used per sample
-    rest: np.ndarray  # (S, N) bool
+    quat_6d: np.ndarray  # (4, S, N) q_E'_S
+    quat_9d: np.ndarray | None  # (4, S, N) q_E_S
+    bias: np.ndarray  # (S, 3, N) rad/s used per sample
+
+
+def mag_features(q6: np.ndarray, mag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Field in ``E'`` ``(S, 3, N)`` and its norm/dip ``(S, 2, N)`` (µT, rad)."""
+    m_e = rotate_c(q6, mag.transpose(1, 0, 2)).transpose(1, 0, 2)
+    nrm = np.sqrt((m_e * m_e).sum(axis=1))
+    dip = -np.arcsin(np.clip(m_e[:, 2] / np.where(nrm > 0, nrm, 1.0), -1.0, 1.0))
+    return m_e, np.stack([nrm, dip], axis=1)
+
+
+def block_mag_stats(feat: np.ndarray, nb: int, m: int):
+    """Per-block statistics of ``feat`` ``(S, 6, nb·M)`` (field in E', norm, dip, rate):
+    field mean ``(S, nb, 3)``, norm/dip mean-min-max ``(S, nb, 6)``, rate norm at the
+    block end ``(S, nb)``."""
+    s = feat.shape[0]
+    f = feat.reshape(s, 6, nb, m)
+    mean = f[:, :5].mean(axis=-1)
+    mn = f[:, 3:5].min(axis=-1)
+    mx = f[:, 3:5].max(axis=-1)
+    mm = mean[:, :3].transpose(0, 2, 1)
+    nd = np.stack([mean[:, 3], mn[:, 0], mx[:, 0], mean[:, 4], mn[:, 1], mx[:, 1]], axis=-1)
+    return mm, nd, f[:, 5, :, -1]
 
 
 class LiveEngine:
@@ -93,104 +112,96 @@ class LiveEngine:
 
     def new_state(self) -> EngineState:
         s = self.s
+        q = np.zeros((4, s))
+        q[0] = 1.0
         return EngineState(
-            n_done=0,
-            pend_gyr=np.zeros((s, 0, 3)), pend_acc=np.zeros((s, 0, 3)),
-            pend_rest=np.zeros((s, 0), bool), pend_mag_e=np.zeros((s, 0, 3)),
-            pend_nd=np.zeros((s, 0, 2)), pend_gnorm=np.zeros((s, 0)),
+            n_done=0, pend_gyr=np.zeros((s, 3, 0)), pend_acc=np.zeros((s, 3, 0)),
+            pend_rest=np.zeros((s, 0), bool), pend_mag=np.zeros((s, 6, 0)),
             rest=self.rest_det.new_state(s), acc_lp=self.acc_lp.new_state(s, 3),
-            mag_lp=self.mag_lp.new_state(s, 2),
-            q_gyr=np.tile([1.0, 0.0, 0.0, 0.0], (s, 1)), anchor=None,
+            mag_lp=self.mag_lp.new_state(s, 2), q_gyr=q, anchor=None,
             bias=[BiasState() for _ in range(s)], bias_now=np.zeros((s, 3)),
             head=[HeadingState() for _ in range(s)], delta_now=np.zeros(s),
         )
 
     def process(self, gyr: np.ndarray, acc: np.ndarray, mag: np.ndarray | None
                 ) -> ChunkResult:
-        """Fuse a chunk ``(S, N, 3)``; returns per-sample results for exactly those N."""
+        """Fuse a component-major chunk ``(S, 3, N)``; results for exactly those N."""
         st = self.state
-        s, n, _ = gyr.shape
+        s, _, n = gyr.shape
         m = self.m
         rest, glp = self.rest_det(gyr, acc, st.rest)
-        pend = st.pend_gyr.shape[1]
+        pend = st.pend_gyr.shape[-1]
         n_blk = (pend + n) // m  # blocks completed in this chunk
         blk0 = (st.n_done - pend) // m  # global index of the first of them
+        cut = n_blk * m
 
         # ---- slow loop 1: gyroscope bias per completed block --------------------------
         bias_tab = np.empty((s, n_blk + 1, 3))
+        g_all = np.concatenate([st.pend_gyr, gyr], axis=-1) if pend else gyr
+        a_all = np.concatenate([st.pend_acc, acc], axis=-1) if pend else acc
+        r_all = np.concatenate([st.pend_rest, rest], axis=-1) if pend else rest
         if n_blk:
-            g_all = np.concatenate([st.pend_gyr, gyr], axis=1)
-            a_all = np.concatenate([st.pend_acc, acc], axis=1)
-            r_all = np.concatenate([st.pend_rest, rest], axis=1)
-            cut = n_blk * m
-            agg = block_aggregates(g_all[:, :cut].reshape(s, n_blk, m, 3),
-                                   a_all[:, :cut].reshape(s, n_blk, m, 3), self.dt)
-            rest_blk = r_all[:, :cut].reshape(s, n_blk, m).all(axis=2)
+            agg = block_aggregates(g_all[..., :cut], a_all[..., :cut], m, self.dt)
+            rest_blk = r_all[:, :cut].reshape(s, n_blk, m).all(axis=-1)
             for si in range(s):
-                used, _ = self.bias_f.run(agg, si, rest_blk[si], st.bias[si])
-                bias_tab[si, :n_blk] = used
+                bias_tab[si, :n_blk], _ = self.bias_f.run(agg, si, rest_blk[si], st.bias[si])
                 st.bias_now[si] = st.bias[si].bias
-            st.pend_gyr = g_all[:, cut:].copy()
-            st.pend_acc = a_all[:, cut:].copy()
-            st.pend_rest = r_all[:, cut:].copy()
-        else:
-            st.pend_gyr = np.concatenate([st.pend_gyr, gyr], axis=1)
-            st.pend_acc = np.concatenate([st.pend_acc, acc], axis=1)
-            st.pend_rest = np.concatenate([st.pend_rest, rest], axis=1)
+        st.pend_gyr = g_all[..., cut:].copy()
+        st.pend_acc = a_all[..., cut:].copy()
+        st.pend_rest = r_all[:, cut:].copy()
         bias_tab[:, n_blk] = st.bias_now
         # block index (relative to blk0) of each new sample
         rel = (st.n_done + np.arange(n)) // m - blk0
-        bias_ps = bias_tab[:, rel]  # (S, N, 3)
+        if n_blk == 0:
+            bias_ps = np.broadcast_to(st.bias_now[:, :, None], (s, 3, n))
+        else:
+            bias_ps = bias_tab[:, rel].transpose(0, 2, 1)  # (S, 3, N)
 
         # ---- per sample: strapdown, low-pass in I, inclination -------------------------
-        dq = gyro_increments(gyr - bias_ps, self.dt)
-        dq = np.concatenate([st.q_gyr[:, None, :], dq], axis=1)
-        q_gyr = normalize(prefix_product(dq)[:, 1:])
-        st.q_gyr = q_gyr[:, -1].copy()
-        a_i = rotate(q_gyr, acc)
-        g_i = self.acc_lp(a_i, st.acc_lp)
+        w = gyr - bias_ps
+        dq = np.empty((4, s, n + 1))
+        dq[:, :, 0] = st.q_gyr
+        dq[:, :, 1:] = gyro_increments(w[:, 0], w[:, 1], w[:, 2], self.dt)
+        q_gyr = prefix_product(dq)[:, :, 1:]
+        q_gyr /= np.sqrt((q_gyr * q_gyr).sum(axis=0))
+        st.q_gyr = q_gyr[:, :, -1].copy()
+        a_i = rotate_c(q_gyr, acc.transpose(1, 0, 2))  # (3, S, N)
+        g_i = self.acc_lp(a_i.transpose(1, 0, 2), st.acc_lp).transpose(1, 0, 2)
         if st.anchor is None:
-            st.anchor = anchor_for(g_i[:, 0])
+            st.anchor = anchor_for(g_i[:, :, 0])
         q_inc, st.anchor = inclination_quats(g_i, st.anchor)
-        q6 = qmul(q_inc, q_gyr)
+        q6 = qmul_c(q_inc, q_gyr)
 
         # ---- slow loop 2: heading offset per completed block ---------------------------
         q9 = None
         if self.use_mag:
-            m_e = rotate(q6, mag)
-            nrm = np.sqrt(np.einsum("snc,snc->sn", m_e, m_e))
-            dip = -np.arcsin(np.clip(m_e[..., 2] / np.where(nrm > 0, nrm, 1.0), -1, 1))
-            nd = self.mag_lp(np.stack([nrm, dip], axis=-1), st.mag_lp)
-            gn = np.sqrt(np.einsum("snc,snc->sn", glp, glp))
+            m_e, nd = mag_features(q6, mag)
+            feat = np.empty((s, 6, n))
+            feat[:, :3] = m_e
+            feat[:, 3:5] = self.mag_lp(nd, st.mag_lp)
+            feat[:, 5] = np.sqrt((glp * glp).sum(axis=1))
+            f_all = np.concatenate([st.pend_mag, feat], axis=-1) if pend else feat
             delta_tab = np.empty((s, n_blk + 1))
             delta_tab[:, 0] = st.delta_now
-            me_all = np.concatenate([st.pend_mag_e, m_e], axis=1)
-            nd_all = np.concatenate([st.pend_nd, nd], axis=1)
-            gn_all = np.concatenate([st.pend_gnorm, gn], axis=1)
             if n_blk:
-                cut = n_blk * m
-                mm, ndb, gnb = block_mag_stats(me_all[:, :cut], nd_all[:, :cut],
-                                               gn_all[:, :cut], n_blk, m)
+                mm, ndb, gnb = block_mag_stats(f_all[..., :cut], n_blk, m)
                 for si in range(s):
                     out = self.head_f.run(mm[si], ndb[si], gnb[si], st.head[si])
                     delta_tab[si, 1:] = out[:, 0]
                     st.delta_now[si] = st.head[si].delta
-            st.pend_mag_e = me_all[:, n_blk * m:].copy()
-            st.pend_nd = nd_all[:, n_blk * m:].copy()
-            st.pend_gnorm = gn_all[:, n_blk * m:].copy()
-            q9 = heading_rotate(delta_tab[:, rel], q6)
+            st.pend_mag = f_all[..., cut:].copy()
+            q9 = heading_rotate_c(delta_tab[:, rel], q6)
         st.n_done += n
-        return ChunkResult(q6, q9, bias_ps, rest)
+        return ChunkResult(q6, q9, bias_ps)
 
 
-def block_mag_stats(m_e: np.ndarray, nd: np.ndarray, gn: np.ndarray, nb: int, m: int):
-    """Per-block field mean ``(S, nb, 3)``, norm/dip mean-min-max ``(S, nb, 6)``,
-    rate norm at the block end ``(S, nb)``."""
-    s = m_e.shape[0]
-    mm = m_e.reshape(s, nb, m, 3).mean(axis=2)
-    ndr = nd.reshape(s, nb, m, 2)
-    ndb = np.concatenate([ndr.mean(axis=2)[..., :1], ndr.min(axis=2)[..., :1],
-                          ndr.max(axis=2)[..., :1], ndr.mean(axis=2)[..., 1:],
-                          ndr.min(axis=2)[..., 1:], ndr.max(axis=2)[..., 1:]], axis=-1)
-    gnb = gn.reshape(s, nb, m)[:, :, -1]
-    return mm, ndb, gnb
+def heading_rotate_c(delta: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``R_z(δ) ⊗ q`` for component-major ``q`` ``(4, ...)`` and ``δ`` ``(...)``."""
+    c = np.cos(0.5 * delta)
+    s = np.sin(0.5 * delta)
+    out = np.empty_like(q)
+    out[0] = c * q[0] - s * q[3]
+    out[1] = c * q[1] - s * q[2]
+    out[2] = c * q[2] + s * q[1]
+    out[3] = c * q[3] + s * q[0]
+    return out

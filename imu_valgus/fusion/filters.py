@@ -4,9 +4,9 @@ The cut-off for a time constant τ is ``f_c = √2 / (2π τ)`` (VQF, Laidig & S
 Sec. 3.1): the filter's step response then settles like a first-order lag of time
 constant τ.  Each causal filter starts by averaging its first τ seconds of input
 (so that a first sample taken during motion does not bias it) and then continues as the
-Butterworth recursion from the steady state at that mean.  Time is axis 1 of the
-``(S, N, C)`` arrays used here (S sensors, N samples, C channels); every call is one
-``scipy.signal.lfilter``/``filtfilt`` over the whole chunk.
+Butterworth recursion from the steady state at that mean.  Every call is one
+``scipy.signal.lfilter``/``filtfilt`` over the whole chunk.  Arrays are
+component-major ``(S, C, N)``: time is the last (contiguous) axis here.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class LowPassState:
 
     n_seen: int
     total: np.ndarray  # (S, C) sum of inputs during the averaging phase
-    zi: np.ndarray  # (S, 2, C) Butterworth state (valid once n_seen >= n_init)
+    zi: np.ndarray  # (S, C, 2) Butterworth state (valid once n_seen >= n_init)
 
     def copy(self) -> LowPassState:
         return LowPassState(self.n_seen, self.total.copy(), self.zi.copy())
@@ -55,41 +55,41 @@ class CausalLowPass:
         self.n_init = max(1, int(round(tau_s * fs_hz)))
 
     def new_state(self, s: int, c: int) -> LowPassState:
-        return LowPassState(0, np.zeros((s, c)), np.zeros((s, 2, c)))
+        return LowPassState(0, np.zeros((s, c)), np.zeros((s, c, 2)))
 
     def __call__(self, x: np.ndarray, st: LowPassState) -> np.ndarray:
-        """Filter ``x`` ``(S, N, C)`` from state ``st`` (updated in place)."""
-        n = x.shape[1]
+        """Filter ``x`` ``(S, C, N)`` from state ``st`` (updated in place)."""
+        n = x.shape[-1]
         if n == 0:
             return x.copy()
+        if st.n_seen >= self.n_init:
+            y, st.zi = signal.lfilter(self.b, self.a, x, axis=-1, zi=st.zi)
+            st.n_seen += n
+            return y
         y = np.empty_like(x)
-        i0 = 0
-        if st.n_seen < self.n_init:
-            m = min(n, self.n_init - st.n_seen)
-            cs = np.cumsum(x[:, :m], axis=1) + st.total[:, None, :]
-            y[:, :m] = cs / (st.n_seen + np.arange(1, m + 1))[None, :, None]
-            st.total = cs[:, -1]
-            st.n_seen += m
-            i0 = m
-            if st.n_seen >= self.n_init:
-                mean = st.total / st.n_seen
-                st.zi = self.zi_unit[None, :, None] * mean[:, None, :]
-        if i0 < n:
-            y[:, i0:], st.zi = signal.lfilter(self.b, self.a, x[:, i0:], axis=1, zi=st.zi)
-            st.n_seen += n - i0
+        m = min(n, self.n_init - st.n_seen)
+        cs = np.cumsum(x[..., :m], axis=-1) + st.total[..., None]
+        y[..., :m] = cs / (st.n_seen + np.arange(1, m + 1))
+        st.total = cs[..., -1].copy()
+        st.n_seen += m
+        if st.n_seen >= self.n_init:
+            mean = st.total / st.n_seen
+            st.zi = self.zi_unit * mean[..., None]
+        if m < n:
+            y[..., m:], st.zi = signal.lfilter(self.b, self.a, x[..., m:], axis=-1, zi=st.zi)
+            st.n_seen += n - m
         return y
 
 
 def zero_phase_lowpass(x: np.ndarray, tau_s: float, fs_hz: float) -> np.ndarray:
-    """Forward–backward (zero-phase) Butterworth low-pass of ``x`` ``(S, N, C)``.
+    """Forward–backward (zero-phase) Butterworth low-pass along the last axis of ``x``.
 
     The ends are padded by reflection (even extension) over up to ``τ·fs`` samples and
-    the filter starts from the steady state of the edge values (Gustafsson-free,
-    ``scipy.signal.filtfilt``).
+    the filter starts from the steady state of the edge values (``scipy.signal.filtfilt``).
     """
-    n = x.shape[1]
+    n = x.shape[-1]
     b, a = butter_lowpass(tau_s, fs_hz)
     if n < 2:
         return x.copy()
     padlen = int(min(n - 1, max(9, round(tau_s * fs_hz))))
-    return signal.filtfilt(b, a, x, axis=1, padtype="even", padlen=padlen)
+    return signal.filtfilt(b, a, x, axis=-1, padtype="even", padlen=padlen)

@@ -73,12 +73,13 @@ class HeadingFilter:
         gyr_norm
             ``(nb,)`` low-passed angular rate norm at the block end (rad/s).
 
-        Returns ``(nb, 4)``: ``δ`` after each block, its variance proxy, the
-        measured heading ``atan2(m_x, m_y)`` and the gain used.
+        Returns ``(nb, 6)``: ``δ`` after each block, its variance proxy, the
+        measured heading ``atan2(m_x, m_y)``, the gain used, the disturbance flag and
+        whether a reference field exists yet.
         """
         p = self.p
         t = self.t
-        out = np.empty((len(m_mean), 4))
+        out = np.empty((len(m_mean), 6))
         mm = m_mean.tolist()
         ndl = nd.tolist()
         gl = gyr_norm.tolist()
@@ -135,7 +136,7 @@ class HeadingFilter:
                     st.k_init = 0.0
             st.delta = _wrap(st.delta + k * err)
             st.var = (1.0 - k) ** 2 * st.var + k * k
-            out[n] = (st.delta, st.var, meas, k)
+            out[n] = (st.delta, st.var, meas, k, st.dist, st.ref_norm > 0.0)
         return out
 
 

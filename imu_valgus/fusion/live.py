@@ -99,9 +99,11 @@ class LiveFusion:
             m, _ = self._packet("mag_uT", mag_uT)
             if m.shape != g.shape:
                 raise FusionInputError(f"mag_uT {m.shape} and gyr_rad_s {g.shape} differ")
-        res = self._engine.process(g, a, m)
-        out = res.quat_9d if self.use_mag else res.quat_6d
-        self.last_quat_6d = res.quat_6d if batched else res.quat_6d[0]
+        cm = lambda x: np.ascontiguousarray(x.transpose(0, 2, 1))  # noqa: E731
+        res = self._engine.process(cm(g), cm(a), None if m is None else cm(m))
+        q6 = res.quat_6d.transpose(1, 2, 0)
+        out = res.quat_9d.transpose(1, 2, 0) if self.use_mag else q6
+        self.last_quat_6d = q6 if batched else q6[0]
         return out if batched else out[0]
 
     def snapshot(self):

@@ -26,6 +26,12 @@ class FusionParams:
     offline_tau_acc_s
         Time constant (s) of the same low-pass in offline mode, where it is run
         forward and backward (zero phase, so the magnitude response is squared).
+    offline_tau_mag_disturbed_s
+        Offline only: time constant (s) with which magnetically disturbed blocks are
+        averaged into the heading offset (see ``offline_mag_disturbed_weight``).
+    offline_mag_disturbed_weight
+        Offline only: weight of a disturbed block relative to an undisturbed one.  Small,
+        so that disturbed data only matters where nothing else is available.
     tau_mag_s
         Time constant (s) of the first-order heading-offset filter (VQF τ_mag).
     block_s
@@ -82,8 +88,10 @@ class FusionParams:
 
     tau_acc_s: float = 3.0
     offline_tau_acc_s: float = 3.0
+    offline_tau_mag_disturbed_s: float = 60.0
+    offline_mag_disturbed_weight: float = 0.003
     tau_mag_s: float = 9.0
-    block_s: float = 0.25
+    block_s: float = 1.0
     motion_bias_est: bool = True
     rest_bias_est: bool = True
     mag_dist_rejection: bool = True
@@ -109,7 +117,7 @@ class FusionParams:
     mag_rejection_factor: float = 2.0
 
     def __post_init__(self) -> None:
-        positive = ("tau_acc_s", "offline_tau_acc_s", "tau_mag_s", "block_s",
+        positive = ("tau_acc_s", "offline_tau_acc_s", "offline_tau_mag_disturbed_s", "tau_mag_s", "block_s",
                     "bias_sigma_init_deg_s", "bias_forgetting_time_s", "bias_clip_deg_s",
                     "bias_sigma_motion_deg_s", "bias_vertical_forgetting_factor",
                     "bias_sigma_rest_deg_s", "rest_filter_tau_s", "rest_th_gyr_deg_s",

@@ -2,9 +2,11 @@
 
 A sample is *quiet* when the gyroscope and the accelerometer stay close to their own
 low-pass (τ = ``rest_filter_tau_s``): ``|ω - LP(ω)|² < th_ω²``, ``|a - LP(a)|² < th_a²``,
-and no low-passed rate exceeds the bias clip.  Rest is declared once the signals have been
-quiet for ``rest_min_t_s``.  The quiet-run length is computed with a cumulative maximum
-instead of a per-sample loop, and carried between chunks in :class:`RestState`.
+and no low-passed rate exceeds the bias clip.  Live: rest is declared once the signals have
+been quiet for ``rest_min_t_s`` (the run length is a cumulative maximum, carried between
+chunks in :class:`RestState`).  Offline: the low-passes are zero-phase and a sample is at
+rest when it lies in a quiet run of at least ``rest_min_t_s`` (looking both ways).
+Arrays are component-major ``(S, 3, N)``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .filters import CausalLowPass, LowPassState
+from .filters import CausalLowPass, LowPassState, zero_phase_lowpass
 from .params import FusionParams
 
 
@@ -27,10 +29,21 @@ class RestState:
         return RestState(self.gyr_lp.copy(), self.acc_lp.copy(), self.quiet_count.copy())
 
 
+def _quiet(gyr, acc, glp, alp, th_gyr2, th_acc2, clip):
+    dg = gyr - glp
+    da = acc - alp
+    q = (dg * dg).sum(axis=1) < th_gyr2
+    q &= (np.abs(glp) <= clip).all(axis=1)
+    q &= (da * da).sum(axis=1) < th_acc2
+    return q
+
+
 class RestDetector:
-    """Causal rest detector for ``(S, N, 3)`` chunks."""
+    """Rest detector for component-major ``(S, 3, N)`` chunks."""
 
     def __init__(self, fs_hz: float, params: FusionParams):
+        self.fs = fs_hz
+        self.tau = params.rest_filter_tau_s
         self.lp = CausalLowPass(params.rest_filter_tau_s, fs_hz)
         self.th_gyr2 = np.deg2rad(params.rest_th_gyr_deg_s) ** 2
         self.th_acc2 = params.rest_th_acc_m_s2 ** 2
@@ -43,18 +56,24 @@ class RestDetector:
 
     def __call__(self, gyr: np.ndarray, acc: np.ndarray, st: RestState
                  ) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(rest (S, N) bool, gyr_lp (S, N, 3) rad/s)``; updates ``st``."""
-        s, n, _ = gyr.shape
+        """Causal: ``(rest (S, N) bool, gyr_lp (S, 3, N) rad/s)``; updates ``st``."""
+        n = gyr.shape[-1]
         glp = self.lp(gyr, st.gyr_lp)
         alp = self.lp(acc, st.acc_lp)
-        dg = gyr - glp
-        da = acc - alp
-        quiet = (np.einsum("snc,snc->sn", dg, dg) < self.th_gyr2)
-        quiet &= np.all(np.abs(glp) <= self.clip, axis=-1)
-        quiet &= (np.einsum("snc,snc->sn", da, da) < self.th_acc2)
-        idx = np.arange(n)[None, :]
+        quiet = _quiet(gyr, acc, glp, alp, self.th_gyr2, self.th_acc2, self.clip)
+        idx = np.arange(n)
         last_loud = np.where(~quiet, idx, -1 - st.quiet_count[:, None])
-        last_loud = np.maximum.accumulate(last_loud, axis=1)
-        count = idx - last_loud  # quiet samples in a row up to and including k
-        st.quiet_count = count[:, -1].copy() if n else st.quiet_count
+        count = idx - np.maximum.accumulate(last_loud, axis=1)
+        st.quiet_count = count[:, -1].copy()
         return count >= self.min_count, glp
+
+    def offline(self, gyr: np.ndarray, acc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Non-causal: ``(rest (S, N) bool, gyr_lp (S, 3, N))`` for a whole recording."""
+        n = gyr.shape[-1]
+        glp = zero_phase_lowpass(gyr, self.tau, self.fs)
+        alp = zero_phase_lowpass(acc, self.tau, self.fs)
+        quiet = _quiet(gyr, acc, glp, alp, self.th_gyr2, self.th_acc2, self.clip)
+        idx = np.arange(n)
+        start = np.maximum.accumulate(np.where(~quiet, idx, -1), axis=1) + 1
+        end = np.minimum.accumulate(np.where(~quiet, idx, n)[:, ::-1], axis=1)[:, ::-1]
+        return quiet & ((end - start) >= self.min_count), glp
