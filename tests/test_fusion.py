@@ -132,10 +132,24 @@ def test_live_packets_equal_whole_live(use_mag):
     lf = LiveFusion(FS, use_mag=use_mag)
     out, i = [], 0
     while i < len(gyr):
-        k = int(rng.integers(1, 9))
+        # mostly BLE-sized packets (scalar path), now and then a large chunk (array path)
+        k = int(rng.integers(1, 9)) if rng.random() < 0.9 else int(rng.integers(60, 400))
         out.append(lf.update(gyr[i:i + k], acc[i:i + k], mag[i:i + k] if use_mag else None))
         i += k
     np.testing.assert_allclose(np.concatenate(out), whole, atol=1e-9)
+
+
+def test_live_four_sensors_in_packets_equal_whole():
+    qs = [rotation_trajectory(1300, (0.2 * i, 0.5, -0.3 * i)) for i in range(4)]
+    data = [synth(q, noise=1.0, seed=i) for i, q in enumerate(qs)]
+    g, a, m = (np.stack([d[j] for d in data]) for j in range(3))
+    whole = estimate_orientation(g, a, FS, m, mode="live")
+    lf = LiveFusion(FS, n_sensors=4, use_mag=True)
+    out = np.concatenate([lf.update(g[:, i:i + 4], a[:, i:i + 4], m[:, i:i + 4])
+                          for i in range(0, 1300, 4)], axis=1)
+    np.testing.assert_allclose(out, whole, atol=1e-9)
+    np.testing.assert_allclose(lf.last_quat_6d, fuse(g, a, FS, m, mode="live").quat_6d[:, -4:],
+                               atol=1e-9)
 
 
 def test_live_is_causal_and_snapshot_restore():

@@ -57,13 +57,12 @@ class BiasState:
     bias: list = field(default_factory=lambda: [0.0, 0.0, 0.0])
     p: list | None = None  # 3x3 row-major
     lp_acc: _Lp = field(default_factory=lambda: _Lp.new(3))
-    lp_r: _Lp = field(default_factory=lambda: _Lp.new(9))
-    lp_rb: _Lp = field(default_factory=lambda: _Lp.new(2))
+    lp_r: _Lp = field(default_factory=lambda: _Lp.new(11))  # LP(R) (9) and LP(R b)_xy (2)
 
     def copy(self) -> BiasState:
         return BiasState(list(self.q_i), None if self.q_a is None else list(self.q_a),
                          list(self.bias), None if self.p is None else list(self.p),
-                         self.lp_acc.copy(), self.lp_r.copy(), self.lp_rb.copy())
+                         self.lp_acc.copy(), self.lp_r.copy())
 
 
 class BiasFilter:
@@ -116,107 +115,216 @@ class BiasFilter:
 
         Returns ``(bias_used (nb, 3), p_diag (nb, 3))``: the bias applied during each
         block (estimated from the blocks before it) and the variance of that estimate
-        (in the filter's units, (0.01 °/s)²).
+        (in the filter's units, (0.01 °/s)²).  Written out in scalar arithmetic: this
+        loop is the only per-block Python code of the bias path.
         """
         nb = agg.G.shape[1]
-        G = agg.G[s].tolist()
-        B = agg.B[s].reshape(nb, 9).tolist()
-        A = agg.A[s].tolist()
-        C = agg.C[s].reshape(nb, 9).tolist()
-        gm = agg.gyr_mean[s].tolist()
-        rest_l = rest.tolist()
-        out_b = np.empty((nb, 3))
-        out_p = np.empty((nb, 3))
+        out_b, out_p = self.run_lists(
+            agg.G[s].tolist(), agg.B[s].reshape(nb, 9).tolist(), agg.A[s].tolist(),
+            agg.C[s].reshape(nb, 9).tolist(), agg.gyr_mean[s].tolist(), rest.tolist(), st)
+        return np.array(out_b).reshape(nb, 3), np.array(out_p).reshape(nb, 3)
+
+    def run_lists(self, G, B, A, C, gm, rest_l, st: BiasState):
+        """:meth:`run` on plain lists (one row per block; ``B``, ``C`` row-major 3×3)."""
+        nb = len(G)
+        out_b = [None] * nb
+        out_p = [None] * nb
         t = self.t
+        inv_t = 1.0 / t
         clip = self.clip
-        prm = self.p
+        use_rest = self.p.rest_bias_est
+        use_motion = self.p.motion_bias_est
+        p0, v_, w_m, w_v, w_r = self.p0, self.v, self.w_motion, self.w_vertical, self.w_rest
+        lp = self._lp
         if st.p is None:
             st.p = [self.p0, 0.0, 0.0, 0.0, self.p0, 0.0, 0.0, 0.0, self.p0]
-        b = st.bias
+        bx, by, bz = st.bias
         P = st.p
-        qi = st.q_i
+        iw, ix, iy, iz = st.q_i
+        lp_acc, lp_r = st.lp_acc, st.lp_r
+        n_init = self.n_init
+        f_b0, f_b1, f_b2, f_a1, f_a2 = self.b0, self.b1, self.b2, self.a1, self.a2
         for n in range(nb):
-            out_b[n] = b
+            out_b[n] = (bx, by, bz)
             out_p[n] = (P[0], P[4], P[8])
-            bx, by, bz = b
-            Bn = B[n]
-            Cn = C[n]
-            An = A[n]
+            b0, b1, b2, b3, b4, b5, b6, b7, b8 = B[n]
+            c = C[n]
+            a = A[n]
             # block-mean specific force in I: R_I (A + C b)
-            vx = An[0] + Cn[0] * bx + Cn[1] * by + Cn[2] * bz
-            vy = An[1] + Cn[3] * bx + Cn[4] * by + Cn[5] * bz
-            vz = An[2] + Cn[6] * bx + Cn[7] * by + Cn[8] * bz
-            ri = _rotmat(qi)
-            ai = [ri[0] * vx + ri[1] * vy + ri[2] * vz,
-                  ri[3] * vx + ri[4] * vy + ri[5] * vz,
-                  ri[6] * vx + ri[7] * vy + ri[8] * vz]
-            g = self._lp(st.lp_acc, ai)
+            vx = a[0] + c[0] * bx + c[1] * by + c[2] * bz
+            vy = a[1] + c[3] * bx + c[4] * by + c[5] * bz
+            vz = a[2] + c[6] * bx + c[7] * by + c[8] * bz
+            tx = 2.0 * (iy * vz - iz * vy)
+            ty = 2.0 * (iz * vx - ix * vz)
+            tz = 2.0 * (ix * vy - iy * vx)
+            g = lp(lp_acc, [vx + iw * tx + (iy * tz - iz * ty),
+                            vy + iw * ty + (iz * tx - ix * tz),
+                            vz + iw * tz + (ix * ty - iy * tx)])
             if st.q_a is None:
                 st.q_a = _quat_to_up(g)
-            qa = st.q_a
-            ra = _rotmat(qa)
-            ex = ra[0] * g[0] + ra[1] * g[1] + ra[2] * g[2]
-            ey = ra[3] * g[0] + ra[4] * g[1] + ra[5] * g[2]
-            ez = ra[6] * g[0] + ra[7] * g[1] + ra[8] * g[2]
+            aw, ax, ay, az = st.q_a
+            # gravity estimate in E' (rotate by q_a), normalised
+            gx, gy, gz = g
+            tx = 2.0 * (ay * gz - az * gy)
+            ty = 2.0 * (az * gx - ax * gz)
+            tz = 2.0 * (ax * gy - ay * gx)
+            ex = gx + aw * tx + (ay * tz - az * ty)
+            ey = gy + aw * ty + (az * tx - ax * tz)
+            ez = gz + aw * tz + (ax * ty - ay * tx)
             nrm = math.sqrt(ex * ex + ey * ey + ez * ez)
-            if nrm > 0:
+            if nrm > 0.0:
                 ex /= nrm
                 ey /= nrm
                 ez /= nrm
-            qc = _quat_to_up([ex, ey, ez])
-            qa = _qmul(qc, qa)
-            st.q_a = qa
-            # block-mean rotation E' <- S
-            ra = _rotmat(qa)
-            rai = _mat3(ra, ri)
-            r6 = _mat3(rai, Bn)
-            r6 = [v / t for v in r6]
-            rb = [r6[0] * bx + r6[1] * by + r6[2] * bz, r6[3] * bx + r6[4] * by + r6[5] * bz]
-            h = self._lp(st.lp_r, r6)
-            rb = self._lp(st.lp_rb, rb)
-            if P[0] < self.p0:
-                P[0] += self.v
-                P[4] += self.v
-                P[8] += self.v
-            if rest_l[n] and prm.rest_bias_est:
-                g_ = gm[n]
-                e = [g_[0] - bx, g_[1] - by, g_[2] - bz]
-                h = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-                w = (self.w_rest, self.w_rest, self.w_rest)
-            elif prm.motion_bias_est:
-                hb0 = h[0] * bx + h[1] * by + h[2] * bz
-                hb1 = h[3] * bx + h[4] * by + h[5] * bz
-                hb2 = h[6] * bx + h[7] * by + h[8] * bz
-                e = [-ey / t + rb[0] - hb0, ex / t + rb[1] - hb1, -hb2]
-                w = (self.w_motion, self.w_motion, self.w_vertical)
+            # inclination correction (shortest rotation onto +z), q_a <- q_c ⊗ q_a
+            cw2 = 0.5 * (1.0 + ez)
+            if cw2 > 1e-12:
+                cw = math.sqrt(cw2)
+                cx = 0.5 * ey / cw
+                cy = -0.5 * ex / cw
             else:
-                e = None
-            if e is not None:
-                for i in range(3):
-                    e[i] = min(max(e[i], -clip), clip)
-                hp = _mat3(h, P)  # H P
-                s_ = _mat3t(hp, h)  # H P H^T
-                s_[0] += w[0]
-                s_[4] += w[1]
-                s_[8] += w[2]
-                si = _inv3(s_)
-                k = _mat3(_transpose(hp), si)  # P H^T S^-1
-                b = [bx + k[0] * e[0] + k[1] * e[1] + k[2] * e[2],
-                     by + k[3] * e[0] + k[4] * e[1] + k[5] * e[2],
-                     bz + k[6] * e[0] + k[7] * e[1] + k[8] * e[2]]
-                khp = _mat3(k, hp)
-                P = [P[i] - khp[i] for i in range(9)]
-                b = [min(max(v, -clip), clip) for v in b]
-            # advance the block-start frame with the bias used during this block
-            phi = [-0.5 * (Bn[0] * bx + Bn[1] * by + Bn[2] * bz),
-                   -0.5 * (Bn[3] * bx + Bn[4] * by + Bn[5] * bz),
-                   -0.5 * (Bn[6] * bx + Bn[7] * by + Bn[8] * bz)]
-            qi = _qmul(_qmul(qi, _small_quat(phi)), G[n])
-            nq = math.sqrt(qi[0] ** 2 + qi[1] ** 2 + qi[2] ** 2 + qi[3] ** 2)
-            qi = [v / nq for v in qi]
-        st.bias = b
+                cw, cx, cy = 0.0, 1.0, 0.0
+            aw, ax, ay, az = (cw * aw - cx * ax - cy * ay,
+                              cw * ax + cx * aw - cy * az,
+                              cw * ay + cx * az + cy * aw,
+                              cw * az - cx * ay + cy * ax)
+            nq = 1.0 / math.sqrt(aw * aw + ax * ax + ay * ay + az * az)
+            aw, ax, ay, az = aw * nq, ax * nq, ay * nq, az * nq
+            st.q_a = [aw, ax, ay, az]
+            # block-mean rotation E' <- S:  R(q_a ⊗ q_I) B / T
+            qw = aw * iw - ax * ix - ay * iy - az * iz
+            qx = aw * ix + ax * iw + ay * iz - az * iy
+            qy = aw * iy - ax * iz + ay * iw + az * ix
+            qz = aw * iz + ax * iy - ay * ix + az * iw
+            r0 = (1 - 2 * (qy * qy + qz * qz)) * inv_t
+            r1 = 2 * (qx * qy - qw * qz) * inv_t
+            r2 = 2 * (qx * qz + qw * qy) * inv_t
+            r3 = 2 * (qx * qy + qw * qz) * inv_t
+            r4 = (1 - 2 * (qx * qx + qz * qz)) * inv_t
+            r5 = 2 * (qy * qz - qw * qx) * inv_t
+            r6 = 2 * (qx * qz - qw * qy) * inv_t
+            r7 = 2 * (qy * qz + qw * qx) * inv_t
+            r8 = (1 - 2 * (qx * qx + qy * qy)) * inv_t
+            m0 = r0 * b0 + r1 * b3 + r2 * b6
+            m1 = r0 * b1 + r1 * b4 + r2 * b7
+            m2 = r0 * b2 + r1 * b5 + r2 * b8
+            m3 = r3 * b0 + r4 * b3 + r5 * b6
+            m4 = r3 * b1 + r4 * b4 + r5 * b7
+            m5 = r3 * b2 + r4 * b5 + r5 * b8
+            m6 = r6 * b0 + r7 * b3 + r8 * b6
+            m7 = r6 * b1 + r7 * b4 + r8 * b7
+            m8 = r6 * b2 + r7 * b5 + r8 * b8
+            rb0 = m0 * bx + m1 * by + m2 * bz
+            rb1 = m3 * bx + m4 * by + m5 * bz
+            if lp_r.n_seen >= n_init:
+                # 2nd-order Butterworth (direct form II transposed) on 11 channels
+                z0, z1 = lp_r.z0, lp_r.z1
+                xs = (m0, m1, m2, m3, m4, m5, m6, m7, m8, rb0, rb1)
+                ys = [0.0] * 11
+                for i in range(11):
+                    xi = xs[i]
+                    yi = f_b0 * xi + z0[i]
+                    z0[i] = f_b1 * xi - f_a1 * yi + z1[i]
+                    z1[i] = f_b2 * xi - f_a2 * yi
+                    ys[i] = yi
+                h0, h1, h2, h3, h4, h5, h6, h7, h8, rb0, rb1 = ys
+            else:
+                h0, h1, h2, h3, h4, h5, h6, h7, h8, rb0, rb1 = lp(
+                    lp_r, [m0, m1, m2, m3, m4, m5, m6, m7, m8, rb0, rb1])
+            if P[0] < p0:
+                P[0] += v_
+                P[4] += v_
+                P[8] += v_
+            if rest_l[n] and use_rest:
+                gmn = gm[n]
+                e0, e1, e2 = gmn[0] - bx, gmn[1] - by, gmn[2] - bz
+                h0, h1, h2, h3, h4, h5, h6, h7, h8 = 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0
+                w0 = w1 = w2 = w_r
+            elif use_motion:
+                e0 = -ey * inv_t + rb0 - (h0 * bx + h1 * by + h2 * bz)
+                e1 = ex * inv_t + rb1 - (h3 * bx + h4 * by + h5 * bz)
+                e2 = -(h6 * bx + h7 * by + h8 * bz)
+                w0 = w1 = w_m
+                w2 = w_v
+            else:
+                e0 = None
+            if e0 is not None:
+                e0 = -clip if e0 < -clip else (clip if e0 > clip else e0)
+                e1 = -clip if e1 < -clip else (clip if e1 > clip else e1)
+                e2 = -clip if e2 < -clip else (clip if e2 > clip else e2)
+                p_0, p_1, p_2, p_3, p_4, p_5, p_6, p_7, p_8 = P
+                # HP = H P
+                k0 = h0 * p_0 + h1 * p_3 + h2 * p_6
+                k1 = h0 * p_1 + h1 * p_4 + h2 * p_7
+                k2 = h0 * p_2 + h1 * p_5 + h2 * p_8
+                k3 = h3 * p_0 + h4 * p_3 + h5 * p_6
+                k4 = h3 * p_1 + h4 * p_4 + h5 * p_7
+                k5 = h3 * p_2 + h4 * p_5 + h5 * p_8
+                k6 = h6 * p_0 + h7 * p_3 + h8 * p_6
+                k7 = h6 * p_1 + h7 * p_4 + h8 * p_7
+                k8 = h6 * p_2 + h7 * p_5 + h8 * p_8
+                # S = HP H^T + W  (symmetric)
+                s0 = k0 * h0 + k1 * h1 + k2 * h2 + w0
+                s1 = k0 * h3 + k1 * h4 + k2 * h5
+                s2 = k0 * h6 + k1 * h7 + k2 * h8
+                s4 = k3 * h3 + k4 * h4 + k5 * h5 + w1
+                s5 = k3 * h6 + k4 * h7 + k5 * h8
+                s8 = k6 * h6 + k7 * h7 + k8 * h8 + w2
+                # S^-1 (symmetric adjugate)
+                i0 = s4 * s8 - s5 * s5
+                i1 = s2 * s5 - s1 * s8
+                i2 = s1 * s5 - s2 * s4
+                det = 1.0 / (s0 * i0 + s1 * i1 + s2 * i2)
+                i0 *= det
+                i1 *= det
+                i2 *= det
+                i4 = (s0 * s8 - s2 * s2) * det
+                i5 = (s1 * s2 - s0 * s5) * det
+                i8 = (s0 * s4 - s1 * s1) * det
+                # K = (HP)^T S^-1 ; rows of K
+                q0 = k0 * i0 + k3 * i1 + k6 * i2
+                q1 = k0 * i1 + k3 * i4 + k6 * i5
+                q2 = k0 * i2 + k3 * i5 + k6 * i8
+                q3 = k1 * i0 + k4 * i1 + k7 * i2
+                q4 = k1 * i1 + k4 * i4 + k7 * i5
+                q5 = k1 * i2 + k4 * i5 + k7 * i8
+                q6 = k2 * i0 + k5 * i1 + k8 * i2
+                q7 = k2 * i1 + k5 * i4 + k8 * i5
+                q8 = k2 * i2 + k5 * i5 + k8 * i8
+                bx_ = bx + q0 * e0 + q1 * e1 + q2 * e2
+                by_ = by + q3 * e0 + q4 * e1 + q5 * e2
+                bz_ = bz + q6 * e0 + q7 * e1 + q8 * e2
+                # P = P - K (HP)
+                P = [p_0 - (q0 * k0 + q1 * k3 + q2 * k6), p_1 - (q0 * k1 + q1 * k4 + q2 * k7),
+                     p_2 - (q0 * k2 + q1 * k5 + q2 * k8), p_3 - (q3 * k0 + q4 * k3 + q5 * k6),
+                     p_4 - (q3 * k1 + q4 * k4 + q5 * k7), p_5 - (q3 * k2 + q4 * k5 + q5 * k8),
+                     p_6 - (q6 * k0 + q7 * k3 + q8 * k6), p_7 - (q6 * k1 + q7 * k4 + q8 * k7),
+                     p_8 - (q6 * k2 + q7 * k5 + q8 * k8)]
+            else:
+                bx_, by_, bz_ = bx, by, bz
+            # advance the block-start frame with the bias used during this block:
+            # q_I <- q_I ⊗ exp(-½ B b) ⊗ G
+            fx = -0.5 * (b0 * bx + b1 * by + b2 * bz)
+            fy = -0.5 * (b3 * bx + b4 * by + b5 * bz)
+            fz = -0.5 * (b6 * bx + b7 * by + b8 * bz)
+            fw = math.sqrt(max(0.0, 1.0 - fx * fx - fy * fy - fz * fz))
+            gw, gx, gy, gz = G[n]
+            hw = fw * gw - fx * gx - fy * gy - fz * gz
+            hx = fw * gx + fx * gw + fy * gz - fz * gy
+            hy = fw * gy - fx * gz + fy * gw + fz * gx
+            hz = fw * gz + fx * gy - fy * gx + fz * gw
+            iw, ix, iy, iz = (iw * hw - ix * hx - iy * hy - iz * hz,
+                              iw * hx + ix * hw + iy * hz - iz * hy,
+                              iw * hy - ix * hz + iy * hw + iz * hx,
+                              iw * hz + ix * hy - iy * hx + iz * hw)
+            nq = 1.0 / math.sqrt(iw * iw + ix * ix + iy * iy + iz * iz)
+            iw, ix, iy, iz = iw * nq, ix * nq, iy * nq, iz * nq
+            bx = -clip if bx_ < -clip else (clip if bx_ > clip else bx_)
+            by = -clip if by_ < -clip else (clip if by_ > clip else by_)
+            bz = -clip if bz_ < -clip else (clip if bz_ > clip else bz_)
+        st.bias = [bx, by, bz]
         st.p = P
-        st.q_i = qi
+        st.q_i = [iw, ix, iy, iz]
         return out_b, out_p
 
 

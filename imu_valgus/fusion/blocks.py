@@ -83,7 +83,27 @@ def block_aggregates(gyr_c: np.ndarray, acc_c: np.ndarray, m: int, dt_s: float
     g = gyr_c.reshape(s, 3, nb, m).transpose(1, 3, 0, 2)
     a = acc_c.reshape(s, 3, nb, m).transpose(1, 3, 0, 2)
     q = segment_scan(gyro_increments(g[0], g[1], g[2], dt_s))  # (4, M, S, nb)
+    return aggregates_from_products(q, g, a, dt_s)
+
+
+def in_block_products(gyr_c: np.ndarray, q_start: np.ndarray, dt_s: float) -> np.ndarray:
+    """In-block products ``(S, 4, p)`` of a partial block continuing from ``q_start``
+    ``(4, S)`` (the product up to the sample before; identity at a block start)."""
+    s, _, p = gyr_c.shape
+    g = gyr_c.transpose(1, 2, 0)  # (3, p, S)
+    q = np.empty((4, p + 1, s))
+    q[:, 0] = q_start
+    q[:, 1:] = gyro_increments(g[0], g[1], g[2], dt_s)
+    segment_scan(q)
+    return np.ascontiguousarray(q[:, 1:].transpose(2, 0, 1))
+
+
+def aggregates_from_products(q: np.ndarray, g: np.ndarray, a: np.ndarray, dt_s: float
+                             ) -> BlockAggregates:
+    """Aggregates from in-block products ``q`` ``(4, M, S, nb)`` and the raw gyroscope and
+    accelerometer samples ``g``, ``a`` ``(3, M, S, nb)``."""
     w, x, y, z = q
+    s, nb = w.shape[1:]
     # Σ_k R(Q_k) from Σ_k Q_k Q_kᵀ
     ww, xx, yy, zz = ((v * v).sum(axis=0) for v in (w, x, y, z))
     wx, wy, wz = ((w * v).sum(axis=0) for v in (x, y, z))

@@ -26,13 +26,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bias import BiasFilter, BiasState
-from .blocks import block_aggregates
+from .blocks import block_aggregates, in_block_products
 from .filters import CausalLowPass, LowPassState
 from .heading import HeadingFilter, HeadingState
 from .inclination import anchor_for, inclination_quats, rotate_c
 from .params import FusionParams
 from .rest import RestDetector, RestState
 from .scan import gyro_increments, prefix_product, qmul_c
+
+
+SMALL = 64
+"""Chunks with at most this many sensor-samples take the scalar path."""
 
 
 def block_length(fs_hz: float, params: FusionParams) -> int:
@@ -45,10 +49,13 @@ class EngineState:
     """Everything the live engine remembers between packets (see :meth:`copy`)."""
 
     n_done: int
-    pend_gyr: np.ndarray  # (S, 3, p) raw samples of the unfinished block
-    pend_acc: np.ndarray
-    pend_rest: np.ndarray  # (S, p) bool
-    pend_mag: np.ndarray  # (S, 6, p): field in E' (3), low-passed norm, dip, rate norm
+    fill: int  # samples of the unfinished block held in the buffers below
+    buf_gyr: np.ndarray  # (S, 3, M) raw samples of the unfinished block
+    buf_acc: np.ndarray  # (S, 3, M)
+    buf_rest: np.ndarray  # (S, M) bool
+    buf_q: np.ndarray  # (S, 4, M) in-block products of the raw gyroscope
+    buf_mag: np.ndarray  # (S, 6, M): field in E' (3), low-passed norm, dip, rate norm
+    sums: np.ndarray  # (S, 26) running block sums of the buffers (see block_sums)
     rest: RestState
     acc_lp: LowPassState
     mag_lp: LowPassState
@@ -61,6 +68,14 @@ class EngineState:
 
     def copy(self) -> EngineState:
         return copy.deepcopy(self)
+
+    def q_raw_last(self) -> np.ndarray:
+        """In-block product up to the last buffered sample, ``(4, S)``."""
+        if self.fill == 0:
+            q = np.zeros((4, self.buf_q.shape[0]))
+            q[0] = 1.0
+            return q
+        return self.buf_q[:, :, self.fill - 1].T.copy()
 
 
 @dataclass
@@ -114,10 +129,12 @@ class LiveEngine:
         s = self.s
         q = np.zeros((4, s))
         q[0] = 1.0
+        m = self.m
         return EngineState(
-            n_done=0, pend_gyr=np.zeros((s, 3, 0)), pend_acc=np.zeros((s, 3, 0)),
-            pend_rest=np.zeros((s, 0), bool), pend_mag=np.zeros((s, 6, 0)),
-            rest=self.rest_det.new_state(s), acc_lp=self.acc_lp.new_state(s, 3),
+            n_done=0, fill=0, buf_gyr=np.zeros((s, 3, m)), buf_acc=np.zeros((s, 3, m)),
+            buf_rest=np.zeros((s, m), bool), buf_q=np.zeros((s, 4, m)),
+            buf_mag=np.zeros((s, 6, m)), sums=block_sums(np.zeros((s, 4, 0)), None, None,
+                                                          None, None), rest=self.rest_det.new_state(s), acc_lp=self.acc_lp.new_state(s, 3),
             mag_lp=self.mag_lp.new_state(s, 2), q_gyr=q, anchor=None,
             bias=[BiasState() for _ in range(s)], bias_now=np.zeros((s, 3)),
             head=[HeadingState() for _ in range(s)], delta_now=np.zeros(s),
@@ -125,30 +142,50 @@ class LiveEngine:
 
     def process(self, gyr: np.ndarray, acc: np.ndarray, mag: np.ndarray | None
                 ) -> ChunkResult:
-        """Fuse a component-major chunk ``(S, 3, N)``; results for exactly those N."""
+        """Fuse a component-major chunk ``(S, 3, N)``; results for exactly those N.
+
+        Small packets (``S·N ≤ SMALL``) go through :func:`.packet.process_small`, the
+        same equations in scalar arithmetic (numpy's per-call overhead dominates there).
+        """
+        s, _, n = gyr.shape
+        if s * n <= SMALL:
+            from .packet import process_small
+
+            return process_small(self, gyr, acc, mag)
+        return self._process_arrays(gyr, acc, mag)
+
+    def _process_arrays(self, gyr, acc, mag) -> ChunkResult:
         st = self.state
         s, _, n = gyr.shape
         m = self.m
         rest, glp = self.rest_det(gyr, acc, st.rest)
-        pend = st.pend_gyr.shape[-1]
-        n_blk = (pend + n) // m  # blocks completed in this chunk
-        blk0 = (st.n_done - pend) // m  # global index of the first of them
+        p = st.fill
+        n_blk = (p + n) // m  # blocks completed in this chunk
+        blk0 = (st.n_done - p) // m  # global index of the first of them
         cut = n_blk * m
+        left = p + n - cut
 
+        def with_buf(buf, new):
+            return np.concatenate([buf[..., :p], new], axis=-1) if p else new
+
+        g_all = with_buf(st.buf_gyr, gyr)
+        a_all = with_buf(st.buf_acc, acc)
+        r_all = with_buf(st.buf_rest, rest)
         # ---- slow loop 1: gyroscope bias per completed block --------------------------
         bias_tab = np.empty((s, n_blk + 1, 3))
-        g_all = np.concatenate([st.pend_gyr, gyr], axis=-1) if pend else gyr
-        a_all = np.concatenate([st.pend_acc, acc], axis=-1) if pend else acc
-        r_all = np.concatenate([st.pend_rest, rest], axis=-1) if pend else rest
         if n_blk:
             agg = block_aggregates(g_all[..., :cut], a_all[..., :cut], m, self.dt)
             rest_blk = r_all[:, :cut].reshape(s, n_blk, m).all(axis=-1)
             for si in range(s):
                 bias_tab[si, :n_blk], _ = self.bias_f.run(agg, si, rest_blk[si], st.bias[si])
                 st.bias_now[si] = st.bias[si].bias
-        st.pend_gyr = g_all[..., cut:].copy()
-        st.pend_acc = a_all[..., cut:].copy()
-        st.pend_rest = r_all[:, cut:].copy()
+            q_left = in_block_products(g_all[..., cut:], _identity(s), self.dt)
+        else:
+            q_left = with_buf(st.buf_q, in_block_products(gyr, st.q_raw_last(), self.dt))
+        st.buf_gyr[..., :left] = g_all[..., cut:]
+        st.buf_acc[..., :left] = a_all[..., cut:]
+        st.buf_rest[..., :left] = r_all[..., cut:]
+        st.buf_q[..., :left] = q_left
         bias_tab[:, n_blk] = st.bias_now
         # block index (relative to blk0) of each new sample
         rel = (st.n_done + np.arange(n)) // m - blk0
@@ -180,7 +217,7 @@ class LiveEngine:
             feat[:, :3] = m_e
             feat[:, 3:5] = self.mag_lp(nd, st.mag_lp)
             feat[:, 5] = np.sqrt((glp * glp).sum(axis=1))
-            f_all = np.concatenate([st.pend_mag, feat], axis=-1) if pend else feat
+            f_all = with_buf(st.buf_mag, feat)
             delta_tab = np.empty((s, n_blk + 1))
             delta_tab[:, 0] = st.delta_now
             if n_blk:
@@ -189,10 +226,47 @@ class LiveEngine:
                     out = self.head_f.run(mm[si], ndb[si], gnb[si], st.head[si])
                     delta_tab[si, 1:] = out[:, 0]
                     st.delta_now[si] = st.head[si].delta
-            st.pend_mag = f_all[..., cut:].copy()
+            st.buf_mag[..., :left] = f_all[..., cut:]
             q9 = heading_rotate_c(delta_tab[:, rel], q6)
+        st.fill = left
         st.n_done += n
+        st.sums = block_sums(st.buf_q[..., :left], st.buf_acc[..., :left],
+                             st.buf_gyr[..., :left], st.buf_rest[..., :left],
+                             st.buf_mag[..., :left] if self.use_mag else None)
         return ChunkResult(q6, q9, bias_ps)
+
+
+def block_sums(q, acc, gyr, rest, mag) -> np.ndarray:
+    """Running sums ``(S, 26)`` of a partial block (for the scalar path):
+    Σ of the 10 products of the in-block quaternion, Σ specific force in the block frame
+    (3), Σ gyroscope (3), Σ field in E' (3), Σ norm, Σ dip, min/max of norm and dip,
+    all-at-rest flag."""
+    s, _, p = q.shape
+    out = np.zeros((s, 26))
+    out[:, 21] = out[:, 23] = np.inf
+    out[:, 22] = out[:, 24] = -np.inf
+    out[:, 25] = 1.0
+    if p == 0:
+        return out
+    w, x, y, z = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
+    for i, v in enumerate((w * w, x * x, y * y, z * z, w * x, w * y, w * z, x * y, x * z,
+                           y * z)):
+        out[:, i] = v.sum(axis=-1)
+    a = rotate_c(q.transpose(1, 0, 2), acc.transpose(1, 0, 2))  # (3, S, p)
+    out[:, 10:13] = a.sum(axis=-1).T
+    out[:, 13:16] = gyr.sum(axis=-1)
+    out[:, 25] = rest.all(axis=-1)
+    if mag is not None:
+        out[:, 16:21] = mag[:, :5].sum(axis=-1)
+        out[:, 21], out[:, 22] = mag[:, 3].min(axis=-1), mag[:, 3].max(axis=-1)
+        out[:, 23], out[:, 24] = mag[:, 4].min(axis=-1), mag[:, 4].max(axis=-1)
+    return out
+
+
+def _identity(s: int) -> np.ndarray:
+    q = np.zeros((4, s))
+    q[0] = 1.0
+    return q
 
 
 def heading_rotate_c(delta: np.ndarray, q: np.ndarray) -> np.ndarray:

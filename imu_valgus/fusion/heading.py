@@ -77,12 +77,14 @@ class HeadingFilter:
         measured heading ``atan2(m_x, m_y)``, the gain used, the disturbance flag and
         whether a reference field exists yet.
         """
+        return np.array(self.run_lists(m_mean.tolist(), nd.tolist(), gyr_norm.tolist(), st)
+                        ).reshape(len(m_mean), 6)
+
+    def run_lists(self, mm, ndl, gl, st: HeadingState) -> list:
+        """:meth:`run` on plain lists; returns a list of 6-tuples."""
         p = self.p
         t = self.t
-        out = np.empty((len(m_mean), 6))
-        mm = m_mean.tolist()
-        ndl = nd.tolist()
-        gl = gyr_norm.tolist()
+        out = [None] * len(mm)
         k_mag, k_ref, dip_th, nth = self.k_mag, self.k_ref, self.dip_th, p.mag_norm_th
         for n in range(len(mm)):
             mx, my, _ = mm[n]
@@ -136,7 +138,7 @@ class HeadingFilter:
                     st.k_init = 0.0
             st.delta = _wrap(st.delta + k * err)
             st.var = (1.0 - k) ** 2 * st.var + k * k
-            out[n] = (st.delta, st.var, meas, k, st.dist, st.ref_norm > 0.0)
+            out[n] = (st.delta, st.var, meas, k, float(st.dist), float(st.ref_norm > 0.0))
         return out
 
 
