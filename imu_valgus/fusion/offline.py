@@ -28,7 +28,7 @@ from scipy import signal
 
 from .bias import BiasFilter, BiasState
 from .blocks import block_aggregates
-from .engine import block_length, block_mag_stats, heading_rotate_c, mag_features
+from .engine import block_length, block_mag_stats, mag_features
 from .filters import gain_from_tau, zero_phase_lowpass
 from .heading import HeadingFilter, HeadingState
 from .inclination import anchor_for, inclination_quats, rotate_c
@@ -104,7 +104,7 @@ def offline_fuse(gyr: np.ndarray, acc: np.ndarray, fs: float, params: FusionPara
     m_e, nd = mag_features(q6, mag)
     feat = np.empty((s, 6, n))
     feat[:, :3] = m_e
-    feat[:, 3:5] = zero_phase_lowpass(nd, params.mag_current_tau_s, fs)
+    feat[:, 3:5] = zero_phase_lowpass(nd, params.mag_current_tau_s, fs)  # zero-phase
     feat[:, 5] = np.sqrt((glp * glp).sum(axis=1))
     mm, ndb, gnb = block_mag_stats(feat[..., :cut], nb, m)
     mm_r, ndb_r, gnb_r = block_mag_stats(np.ascontiguousarray(feat[..., ::-1][..., :cut]),
@@ -114,7 +114,8 @@ def offline_fuse(gyr: np.ndarray, acc: np.ndarray, fs: float, params: FusionPara
     k_dis = gain_from_tau(params.offline_tau_mag_disturbed_s, m * dt)
     centres = np.arange(nb) * m + 0.5 * (m - 1)
     t = np.arange(n, dtype=float)
-    delta = np.empty((s, n))
+    cos_half = np.empty((s, n))
+    sin_half = np.empty((s, n))
     for si in range(s):
         of = head_f.run(mm[si], ndb[si], gnb[si], HeadingState())
         ob = head_f.run(mm_r[si], ndb_r[si], gnb_r[si], HeadingState())[::-1]
@@ -133,5 +134,20 @@ def offline_fuse(gyr: np.ndarray, acc: np.ndarray, fs: float, params: FusionPara
         num = _two_sided_ewma(u * wu, k_und) + params.offline_mag_disturbed_weight * \
             _two_sided_ewma(u * (1.0 - wu), k_dis)
         d_blk = np.unwrap(np.arctan2(num[1], num[0]))
-        delta[si] = np.interp(t, centres, d_blk)
-    return q6, heading_rotate_c(delta, q6), bias
+        # δ is interpolated linearly between block centres; cos/sin(δ/2) likewise (the
+        # steps are tiny), then renormalised: no trigonometry per sample
+        c = np.interp(t, centres, np.cos(0.5 * d_blk))
+        sn = np.interp(t, centres, np.sin(0.5 * d_blk))
+        r = 1.0 / np.sqrt(c * c + sn * sn)
+        cos_half[si], sin_half[si] = c * r, sn * r
+    return q6, _rotate_z_half(cos_half, sin_half, q6), bias
+
+
+def _rotate_z_half(c: np.ndarray, s: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``[c, 0, 0, s] ⊗ q`` for component-major ``q`` (``c = cos δ/2``, ``s = sin δ/2``)."""
+    out = np.empty_like(q)
+    out[0] = c * q[0] - s * q[3]
+    out[1] = c * q[1] - s * q[2]
+    out[2] = c * q[2] + s * q[1]
+    out[3] = c * q[3] + s * q[0]
+    return out

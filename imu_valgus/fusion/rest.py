@@ -4,9 +4,9 @@ A sample is *quiet* when the gyroscope and the accelerometer stay close to their
 low-pass (τ = ``rest_filter_tau_s``): ``|ω - LP(ω)|² < th_ω²``, ``|a - LP(a)|² < th_a²``,
 and no low-passed rate exceeds the bias clip.  Live: rest is declared once the signals have
 been quiet for ``rest_min_t_s`` (the run length is a cumulative maximum, carried between
-chunks in :class:`RestState`).  Offline: the low-pass is replaced by a centred moving
-average over ``2 τ`` (zero phase; two cumulative sums per channel) and a sample is at rest
-when it lies in a quiet run of at least ``rest_min_t_s`` (looking both ways).
+chunks in :class:`RestState`).  Offline: the low-passes run forward and backward (zero
+phase) and a sample is at rest when it lies in a quiet run of at least ``rest_min_t_s``
+(looking both ways).
 Arrays are component-major ``(S, 3, N)``.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .filters import CausalLowPass, LowPassState
+from .filters import CausalLowPass, LowPassState, zero_phase_lowpass
 from .params import FusionParams
 
 
@@ -37,27 +37,6 @@ def _quiet(gyr, acc, glp, alp, th_gyr2, th_acc2, clip):
     q &= (np.abs(glp) <= clip).all(axis=1)
     q &= (da * da).sum(axis=1) < th_acc2
     return q
-
-
-def _centred_mean(x: np.ndarray, half: int) -> np.ndarray:
-    """Mean over ``[k - half, k + half]`` (clipped at the ends) along the last axis."""
-    n = x.shape[-1]
-    cs = np.empty(x.shape[:-1] + (n + 1,))
-    cs[..., 0] = 0.0
-    np.cumsum(x, axis=-1, out=cs[..., 1:])
-    w = 2 * half + 1
-    if n <= w:
-        idx = np.arange(n)
-        hi = np.minimum(idx + half + 1, n)
-        lo = np.maximum(idx - half, 0)
-        return (cs[..., hi] - cs[..., lo]) / (hi - lo)
-    out = np.empty_like(x)
-    np.subtract(cs[..., w:], cs[..., :n + 1 - w], out=out[..., half:n - half])
-    out[..., half:n - half] *= 1.0 / w
-    k = np.arange(half)
-    out[..., :half] = cs[..., half + 1:w] / (k + half + 1)
-    out[..., n - half:] = (cs[..., n:n + 1] - cs[..., n - w + 1:n - half]) / (w - 1 - k)
-    return out
 
 
 class RestDetector:
@@ -92,9 +71,8 @@ class RestDetector:
     def offline(self, gyr: np.ndarray, acc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Non-causal: ``(rest (S, N) bool, gyr_lp (S, 3, N))`` for a whole recording."""
         n = gyr.shape[-1]
-        half = max(1, int(round(self.tau * self.fs)))
-        glp = _centred_mean(gyr, half)
-        alp = _centred_mean(acc, half)
+        glp = zero_phase_lowpass(gyr, self.tau, self.fs)
+        alp = zero_phase_lowpass(acc, self.tau, self.fs)
         quiet = _quiet(gyr, acc, glp, alp, self.th_gyr2, self.th_acc2, self.clip)
         idx = np.arange(n)
         start = np.maximum.accumulate(np.where(~quiet, idx, -1), axis=1) + 1
