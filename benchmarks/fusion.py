@@ -269,7 +269,7 @@ def main(argv=None):
     lines.append("|" + "---|" * (len(COLS) + 1))
     for name, vals in acc_rows.items():
         lines.append(f"| {name} | " + " | ".join(
-            f"{vals[c]:.2f}" if c in vals else "—" for c in COLS) + " |")
+            f"{vals[c]:.3f}" if c in vals else "—" for c in COLS) + " |")
     stream_len = "10 min" if quick else "1 h"
     for key, label in (("stream", f"throughput 9D, one {stream_len} 200 Hz stream"),
                        ("batch", "throughput 9D, batch of 8 sensors")):

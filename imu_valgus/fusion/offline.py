@@ -27,7 +27,7 @@ import numpy as np
 from scipy import signal
 
 from .bias import BiasFilter, BiasState
-from .blocks import block_aggregates
+from .blocks import BlockAggregates, block_aggregates
 from .engine import block_length, block_mag_stats, mag_features
 from .filters import gain_from_tau, zero_phase_lowpass
 from .heading import HeadingFilter, HeadingState
@@ -48,6 +48,19 @@ def _run_bias(agg, rest_blk, bias_f, s):
         vals[si, nb] = st.bias
         var[si, nb] = (st.p[0], st.p[4], st.p[8]) if st.p is not None else bias_f.p0
     return vals, var
+
+
+def _aggregates_chunked(gyr, acc, nb, m, dt) -> BlockAggregates:
+    """:func:`.blocks.block_aggregates` over groups of at most 4096 blocks (the in-block
+    product is a loop over the M samples of a block, vectorised over blocks: it needs
+    many blocks per call to be cheap, and not so many that its arrays leave the cache)."""
+    per = 4096
+    parts = [block_aggregates(gyr[..., b0 * m:b1 * m], acc[..., b0 * m:b1 * m], m, dt)
+             for b0, b1 in ((b, min(nb, b + per)) for b in range(0, nb, per))]
+    if len(parts) == 1:
+        return parts[0]
+    return BlockAggregates(*(np.concatenate([getattr(p, f) for p in parts], axis=1)
+                             for f in ("G", "B", "A", "C", "gyr_mean")))
 
 
 def _two_sided_ewma(x: np.ndarray, k: float) -> np.ndarray:
@@ -72,7 +85,7 @@ def offline_fuse(gyr: np.ndarray, acc: np.ndarray, fs: float, params: FusionPara
     # ---- bias forward and backward, fused ------------------------------------------
     bias = np.empty((s, 3, n))
     if nb:
-        agg = block_aggregates(gyr[..., :cut], acc[..., :cut], m, dt)
+        agg = _aggregates_chunked(gyr, acc, nb, m, dt)
         rest_blk = rest[:, :cut].reshape(s, nb, m).all(axis=-1)
         bf, vf = _run_bias(agg, rest_blk, bias_f, s)
         bb, vb = _run_bias(agg.reversed_time(), rest_blk[:, ::-1], bias_f, s)
@@ -88,22 +101,38 @@ def offline_fuse(gyr: np.ndarray, acc: np.ndarray, fs: float, params: FusionPara
     else:
         bias[:] = 0.0
     # ---- strapdown with the fused bias ---------------------------------------------
-    w = gyr - bias
-    q_gyr = prefix_product(gyro_increments(w[:, 0], w[:, 1], w[:, 2], dt))
-    q_gyr /= np.sqrt((q_gyr * q_gyr).sum(axis=0))
+    # element-wise stages run in chunks of CHUNK samples so that their temporaries stay in
+    # cache (an hour of data is 5.8 MB per channel); scans and filters run whole.
+    dq = np.empty((4, s, n))
+    for sl in _chunks(n):
+        w = gyr[..., sl] - bias[..., sl]
+        dq[:, :, sl] = gyro_increments(w[:, 0], w[:, 1], w[:, 2], dt)
+    q_gyr = prefix_product(dq)
+    del dq
+    a_i = np.empty((3, s, n))
+    for sl in _chunks(n):
+        q = q_gyr[:, :, sl]
+        q /= np.sqrt((q * q).sum(axis=0))
+        a_i[:, :, sl] = rotate_c(q, acc[:, :, sl].transpose(1, 0, 2))
     # ---- zero-phase low-pass in I, inclination -------------------------------------
-    a_i = rotate_c(q_gyr, acc.transpose(1, 0, 2))
     g_i = zero_phase_lowpass(a_i, params.offline_tau_acc_s, fs)
-    q_inc, _ = inclination_quats(g_i, anchor_for(g_i[:, :, 0]))
-    q6 = qmul_c(q_inc, q_gyr)
+    del a_i
+    anchor = anchor_for(g_i[:, :, 0])
+    q6 = np.empty((4, s, n))
+    use_mag = mag is not None and nb > 0
+    if use_mag:
+        feat = np.empty((s, 6, n))
+        nd = np.empty((s, 2, n))
+    for sl in _chunks(n):
+        q_inc, anchor = inclination_quats(g_i[:, :, sl], anchor)
+        q6[:, :, sl] = qmul_c(q_inc, q_gyr[:, :, sl])
+        if use_mag:
+            feat[:, :3, sl], nd[:, :, sl] = mag_features(q6[:, :, sl], mag[:, :, sl])
     if mag is None:
         return q6, None, bias
     # ---- heading offset ------------------------------------------------------------
     if nb == 0:
         return q6, q6.copy(), bias
-    m_e, nd = mag_features(q6, mag)
-    feat = np.empty((s, 6, n))
-    feat[:, :3] = m_e
     feat[:, 3:5] = zero_phase_lowpass(nd, params.mag_current_tau_s, fs)  # zero-phase
     feat[:, 5] = np.sqrt((glp * glp).sum(axis=1))
     mm, ndb, gnb = block_mag_stats(feat[..., :cut], nb, m)
@@ -140,7 +169,19 @@ def offline_fuse(gyr: np.ndarray, acc: np.ndarray, fs: float, params: FusionPara
         sn = np.interp(t, centres, np.sin(0.5 * d_blk))
         r = 1.0 / np.sqrt(c * c + sn * sn)
         cos_half[si], sin_half[si] = c * r, sn * r
-    return q6, _rotate_z_half(cos_half, sin_half, q6), bias
+    q9 = np.empty_like(q6)
+    for sl in _chunks(n):
+        q9[:, :, sl] = _rotate_z_half(cos_half[:, sl], sin_half[:, sl], q6[:, :, sl])
+    return q6, q9, bias
+
+
+CHUNK = 1 << 15
+"""Samples per chunk of the element-wise offline stages."""
+
+
+def _chunks(n: int):
+    for i0 in range(0, n, CHUNK):
+        yield slice(i0, min(n, i0 + CHUNK))
 
 
 def _rotate_z_half(c: np.ndarray, s: np.ndarray, q: np.ndarray) -> np.ndarray:
