@@ -28,7 +28,7 @@ from scipy import signal
 
 from .bias import BiasFilter, BiasState
 from .blocks import BlockAggregates, block_aggregates
-from .engine import block_length, block_mag_stats, mag_features
+from .engine import block_mag_stats, mag_features
 from .filters import gain_from_tau, zero_phase_lowpass
 from .heading import HeadingFilter, HeadingState
 from .inclination import anchor_for, inclination_quats, rotate_c
@@ -77,7 +77,7 @@ def offline_fuse(gyr: np.ndarray, acc: np.ndarray, fs: float, params: FusionPara
     ``(q6 (4, S, N), q9 or None, bias (S, 3, N))``."""
     s, _, n = gyr.shape
     dt = 1.0 / fs
-    m = block_length(fs, params)
+    m = max(1, int(round(params.offline_block_s * fs)))
     bias_f = BiasFilter(m * dt, params)
     nb = n // m
     cut = nb * m
@@ -119,7 +119,7 @@ def offline_fuse(gyr: np.ndarray, acc: np.ndarray, fs: float, params: FusionPara
     del a_i
     anchor = anchor_for(g_i[:, :, 0])
     q6 = np.empty((4, s, n))
-    use_mag = mag is not None and nb > 0
+    use_mag = mag is not None
     if use_mag:
         feat = np.empty((s, 6, n))
         nd = np.empty((s, 2, n))
@@ -131,8 +131,10 @@ def offline_fuse(gyr: np.ndarray, acc: np.ndarray, fs: float, params: FusionPara
     if mag is None:
         return q6, None, bias
     # ---- heading offset ------------------------------------------------------------
-    if nb == 0:
-        return q6, q6.copy(), bias
+    if nb == 0:  # shorter than one block: one offset from the mean field
+        mean = feat[:, :3].mean(axis=-1)  # (S, 3)
+        d = np.arctan2(mean[:, 0], mean[:, 1])[:, None] * np.ones(n)
+        return q6, _rotate_z_half(np.cos(0.5 * d), np.sin(0.5 * d), q6), bias
     feat[:, 3:5] = zero_phase_lowpass(nd, params.mag_current_tau_s, fs)  # zero-phase
     feat[:, 5] = np.sqrt((glp * glp).sum(axis=1))
     mm, ndb, gnb = block_mag_stats(feat[..., :cut], nb, m)
