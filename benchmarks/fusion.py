@@ -6,8 +6,9 @@ Prints ONE table from one run:
   per-trial RMS error, degrees; all / undisturbed / disturbed trials): ours live and
   offline (6D and 9D from one run each), vqf ``VQF`` and ``offlineVQF``, ahrs Madgwick;
   6D total error after removing one constant heading offset per trial;
-* throughput (samples/s, median of interleaved repeats) on one synthetic 1-hour 200 Hz
-  stream and on a batch of sensors: ours offline and live vs vqf ``offlineVQF``,
+* throughput (samples/s, median of interleaved, order-rotated repeats) on one synthetic
+  1-hour 200 Hz
+  stream and on a batch of 8 sensors × 10 min: ours offline and live vs vqf ``offlineVQF``,
   ``VQF.updateBatch``, imufusion and ahrs (ahrs on a shorter slice, extrapolated);
 * live cost per packet-set (4 sensors × 4 samples): median and p99, one ``LiveFusion``
   for all four sensors and one per sensor (as the pipeline does).
@@ -137,12 +138,18 @@ def synthetic_stream(n: int, fs: float, seed: int):
 
 
 def time_interleaved(funcs: dict, repeats: int) -> dict:
-    """Median wall time of each function, repeats interleaved (fair on a noisy machine)."""
-    times = {k: [] for k in funcs}
-    for _ in range(repeats):
-        for k, f in funcs.items():
+    """Median wall time of each function over ``repeats`` rounds.  Every round runs all
+    functions, in an order rotated from round to round (so that no method always follows
+    the same one), each after a garbage collection."""
+    import gc
+
+    names = list(funcs)
+    times = {k: [] for k in names}
+    for r in range(repeats):
+        for k in names[r % len(names):] + names[:r % len(names)]:
+            gc.collect()
             t0 = time.perf_counter()
-            f()
+            funcs[k]()
             times[k].append(time.perf_counter() - t0)
     return {k: float(np.median(v)) for k, v in times.items()}
 
