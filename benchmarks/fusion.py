@@ -7,8 +7,8 @@ Prints ONE table from one run:
   offline (6D and 9D from one run each), vqf ``VQF`` and ``offlineVQF``, ahrs Madgwick;
   6D total error after removing one constant heading offset per trial;
 * throughput (samples/s, median of interleaved, order-rotated repeats) on one synthetic
-  1-hour 200 Hz
-  stream and on a batch of 8 sensors × 10 min: ours offline and live vs vqf ``offlineVQF``,
+  1-hour 200 Hz stream and on a batch of 8 sensors × 10 min: ours offline and live vs vqf
+  ``offlineVQF``,
   ``VQF.updateBatch``, imufusion and ahrs (ahrs on a shorter slice, extrapolated);
 * live cost per packet-set (4 sensors × 4 samples): median and p99, one ``LiveFusion``
   for all four sensors and one per sensor (as the pipeline does).
@@ -303,8 +303,17 @@ def main(argv=None):
           "CC BY 4.0): mean over trials of per-trial RMS errors during movement.")
     import numpy
     import scipy
+    from importlib.metadata import PackageNotFoundError, version
+
+    def ver(name):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "absent"
+
     print(f"Python {platform.python_version()}, numpy {numpy.__version__}, "
-          f"scipy {scipy.__version__}, vqf {getattr(vqf, '__version__', 'n/a') if vqf else 'absent'}"
+          f"scipy {scipy.__version__}, vqf {ver('vqf')}, ahrs {ver('ahrs')}, "
+          f"imufusion {ver('imufusion')}"
           f", {platform.machine()}, run time {time.time() - t_start:.0f} s"
           f"{' (--quick)' if quick else ''}.")
 
