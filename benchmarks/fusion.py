@@ -301,9 +301,10 @@ def main(argv=None):
           f"{(5 if quick else 30)} s slice and extrapolated as samples/s.")
     print("Accuracy on BROAD (Laidig, Caruso, Cereatti & Seel, Data 6(7):72, 2021, "
           "CC BY 4.0): mean over trials of per-trial RMS errors during movement.")
+    from importlib.metadata import PackageNotFoundError, version
+
     import numpy
     import scipy
-    from importlib.metadata import PackageNotFoundError, version
 
     def ver(name):
         try:

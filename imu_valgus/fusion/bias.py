@@ -24,11 +24,11 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import signal
 
 from .blocks import BlockAggregates
 from .filters import butter_lowpass
 from .params import FusionParams
-from scipy import signal
 
 
 @dataclass

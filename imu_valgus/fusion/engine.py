@@ -34,7 +34,6 @@ from .params import FusionParams
 from .rest import RestDetector, RestState
 from .scan import gyro_increments, prefix_product, qmul_c
 
-
 SMALL = 64
 """Chunks with at most this many sensor-samples take the scalar path."""
 
@@ -133,8 +132,9 @@ class LiveEngine:
         return EngineState(
             n_done=0, fill=0, buf_gyr=np.zeros((s, 3, m)), buf_acc=np.zeros((s, 3, m)),
             buf_rest=np.zeros((s, m), bool), buf_q=np.zeros((s, 4, m)),
-            buf_mag=np.zeros((s, 6, m)), sums=block_sums(np.zeros((s, 4, 0)), None, None,
-                                                          None, None), rest=self.rest_det.new_state(s), acc_lp=self.acc_lp.new_state(s, 3),
+            buf_mag=np.zeros((s, 6, m)),
+            sums=block_sums(np.zeros((s, 4, 0)), None, None, None, None),
+            rest=self.rest_det.new_state(s), acc_lp=self.acc_lp.new_state(s, 3),
             mag_lp=self.mag_lp.new_state(s, 2), q_gyr=q, anchor=None,
             bias=[BiasState() for _ in range(s)], bias_now=np.zeros((s, 3)),
             head=[HeadingState() for _ in range(s)], delta_now=np.zeros(s),

@@ -122,7 +122,8 @@ class FusionParams:
     mag_rejection_factor: float = 2.0
 
     def __post_init__(self) -> None:
-        positive = ("tau_acc_s", "offline_tau_acc_s", "offline_block_s", "offline_tau_mag_disturbed_s", "tau_mag_s", "block_s",
+        positive = ("tau_acc_s", "offline_tau_acc_s", "offline_block_s",
+                    "offline_tau_mag_disturbed_s", "tau_mag_s", "block_s",
                     "bias_sigma_init_deg_s", "bias_forgetting_time_s", "bias_clip_deg_s",
                     "bias_sigma_motion_deg_s", "bias_vertical_forgetting_factor",
                     "bias_sigma_rest_deg_s", "rest_filter_tau_s", "rest_th_gyr_deg_s",
