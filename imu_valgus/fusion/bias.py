@@ -328,12 +328,6 @@ class BiasFilter:
         return out_b, out_p
 
 
-def _small_quat(phi: list) -> list:
-    """Quaternion of a small rotation vector ``phi`` given as half angles."""
-    x, y, z = phi
-    w = math.sqrt(max(0.0, 1.0 - x * x - y * y - z * z))
-    return [w, x, y, z]
-
 
 def _quat_to_up(v: list) -> list:
     """Shortest rotation taking direction ``v`` to +z (robust near -z)."""
@@ -346,49 +340,3 @@ def _quat_to_up(v: list) -> list:
         w = math.sqrt(w2)
         return [w, 0.5 * y / w, -0.5 * x / w, 0.0]
     return [0.0, 1.0, 0.0, 0.0]
-
-
-def _qmul(p: list, q: list) -> list:
-    pw, px, py, pz = p
-    qw, qx, qy, qz = q
-    return [pw * qw - px * qx - py * qy - pz * qz,
-            pw * qx + px * qw + py * qz - pz * qy,
-            pw * qy - px * qz + py * qw + pz * qx,
-            pw * qz + px * qy - py * qx + pz * qw]
-
-
-def _rotmat(q: list) -> list:
-    w, x, y, z = q
-    return [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-            2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-            2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]
-
-
-def _mat3(a: list, b: list) -> list:
-    return [a[0] * b[0] + a[1] * b[3] + a[2] * b[6], a[0] * b[1] + a[1] * b[4] + a[2] * b[7],
-            a[0] * b[2] + a[1] * b[5] + a[2] * b[8],
-            a[3] * b[0] + a[4] * b[3] + a[5] * b[6], a[3] * b[1] + a[4] * b[4] + a[5] * b[7],
-            a[3] * b[2] + a[4] * b[5] + a[5] * b[8],
-            a[6] * b[0] + a[7] * b[3] + a[8] * b[6], a[6] * b[1] + a[7] * b[4] + a[8] * b[7],
-            a[6] * b[2] + a[7] * b[5] + a[8] * b[8]]
-
-
-def _mat3t(a: list, b: list) -> list:
-    """a @ b.T"""
-    return _mat3(a, _transpose(b))
-
-
-def _transpose(a: list) -> list:
-    return [a[0], a[3], a[6], a[1], a[4], a[7], a[2], a[5], a[8]]
-
-
-def _inv3(m: list) -> list:
-    a, b, c, d, e, f, g, h, i = m
-    co0 = e * i - f * h
-    co1 = f * g - d * i
-    co2 = d * h - e * g
-    det = a * co0 + b * co1 + c * co2
-    r = 1.0 / det
-    return [co0 * r, (c * h - b * i) * r, (b * f - c * e) * r,
-            co1 * r, (a * i - c * g) * r, (c * d - a * f) * r,
-            co2 * r, (b * g - a * h) * r, (a * e - b * d) * r]
