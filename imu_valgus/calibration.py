@@ -175,10 +175,64 @@ def fit_hinge_axes(gyr_t_rad_s: np.ndarray, gyr_k_rad_s: np.ndarray,
     return _sph(x[0], x[1])[0], _sph(x[2], x[3])[0], float(np.sqrt(cost / len(e))) / scale
 
 
+def knee_acceleration_heading(gyr_t_rad_s: np.ndarray, acc_t_m_s2: np.ndarray,
+                              q_e_st: np.ndarray, gyr_k_rad_s: np.ndarray,
+                              acc_k_m_s2: np.ndarray, q_e_sk: np.ndarray,
+                              fs_hz: float) -> tuple[float, float]:
+    """Relative heading of the two sensors' 6D earth frames from the knee's acceleration.
+
+    The knee centre is one point of both segments, so the specific force there,
+    ``f_j = f_S − ω × (ω × r) − ω̇ × r`` with ``r`` the sensor's position relative to
+    the joint centre, is the same vector seen by both sensors.  ``r`` in each sensor
+    frame comes from Seel, Schauer & Raisch 2012 (``‖f_j,T‖ = ‖f_j,K‖`` at every
+    instant, least squares).  Rotated into each sensor's 6D earth frame, the
+    horizontal parts of ``f_j`` differ only by the relative heading ``δ`` (shank
+    earth → thigh earth), found as the rotation that best aligns them (the mean of
+    each is removed first: a constant inclination error adds a constant there, while
+    the knee starts and ends at rest).  This needs neither the knee axis nor the
+    standing pose, unlike ``δ`` from standing.
+
+    Parameters: bias-corrected angular velocities (rad/s), specific forces (m/s²)
+    and 6D orientations of thigh and shank sensors on a common timeline at ``fs_hz``.
+
+    Returns ``(delta_rad, horizontal_rms_m_s2)``; the second says how much the
+    knee accelerated horizontally, i.e. how well ``δ`` is determined.
+    """
+    from scipy.optimize import least_squares
+
+    g_t, g_k = np.asarray(gyr_t_rad_s, float), np.asarray(gyr_k_rad_s, float)
+    a_t, a_k = np.asarray(acc_t_m_s2, float), np.asarray(acc_k_m_s2, float)
+    dg_t = np.gradient(g_t, 1.0 / fs_hz, axis=0)
+    dg_k = np.gradient(g_k, 1.0 / fs_hz, axis=0)
+
+    def joint(g, dg, a, r):
+        return a - np.cross(g, np.cross(g, r)) - np.cross(dg, r)
+
+    step = max(1, len(g_t) // 2000)
+    s = slice(None, None, step)
+
+    def resid(p):
+        return (np.linalg.norm(joint(g_t[s], dg_t[s], a_t[s], p[:3]), axis=1)
+                - np.linalg.norm(joint(g_k[s], dg_k[s], a_k[s], p[3:]), axis=1))
+
+    r = least_squares(resid, np.full(6, 0.01), x_scale=0.1).x
+    h = []
+    for q, g, dg, a, rr in ((q_e_st, g_t, dg_t, a_t, r[:3]), (q_e_sk, g_k, dg_k, a_k, r[3:])):
+        f_e = Q.rotate(q, joint(g, dg, a, rr))
+        c = f_e[:, 0] + 1j * f_e[:, 1]
+        h.append(c - c.mean())
+    delta = float(np.angle(np.sum(h[0] * np.conj(h[1]))))
+    return delta, float(np.sqrt(np.mean(np.abs(h[0]) ** 2)))
+
+
 def refine_axes_2dof(y_t: np.ndarray, z_t: np.ndarray, y_k: np.ndarray, z_k: np.ndarray,
                      q_e_st_stand: np.ndarray, q_e_sk_stand: np.ndarray,
                      q_e_st_move: np.ndarray, q_e_sk_move: np.ndarray,
-                     side: str) -> tuple[np.ndarray, np.ndarray, float]:
+                     side: str, delta_obs_rad: float | None = None,
+                     delta_sigma_rad: float = np.radians(2.0),
+                     abduction_sigma_deg: float = 0.5,
+                     prior_sigma_rad: float = np.radians(10.0)
+                     ) -> tuple[np.ndarray, np.ndarray, float]:
     """Turn each knee axis about its segment's long axis so the bends show no abduction.
 
     A knee bend is modelled as the knee's two large degrees of freedom —
@@ -189,7 +243,25 @@ def refine_axes_2dof(y_t: np.ndarray, z_t: np.ndarray, y_k: np.ndarray, z_k: np.
     during the bends does not matter and coupled tibial rotation is allowed
     (both bias a hinge or principal-axis fit).  Parameters: the azimuth of
     ``z`` about ``y`` for each sensor (two angles, rad), solved by
-    :func:`scipy.optimize.least_squares` on the knee abduction of every sample.
+    :func:`scipy.optimize.least_squares`.
+
+    The abduction alone determines only one combination of the two angles.  Turning
+    the thigh axis by ``+e`` and the shank axis by ``−e`` turns the standing-derived
+    relative heading by ``2e``; in a bend where the shank tilts forward by about half
+    the knee flexion (any squat with the knee over the toes) the two effects on the
+    abduction cancel (to first order it changes by ``e (sin θ − 2 sin β)``, ``θ``
+    knee flexion, ``β`` shank tilt).  Along that direction, orientation errors of a
+    few tenths of a degree moved the axes by up to 14°, turning the reference
+    heading (IMU-FPPA, femoral rotation) with them.  That combination is pinned by
+    an independent measurement of the relative heading, ``delta_obs_rad`` (from the
+    knee's acceleration, :func:`knee_acceleration_heading`): the standing-derived
+    relative heading of the trial axes must agree with it.
+
+    Residuals (dimensionless): the abduction of every sample over
+    ``abduction_sigma_deg``, scaled by ``1/√n`` (the errors are slow, so the samples
+    are not independent); the heading disagreement over ``delta_sigma_rad``; the two
+    angles over ``prior_sigma_rad`` (a weak pull towards the starting axes, so the
+    fit cannot wander where nothing determines it).
 
     Returns the refined ``z_t``, ``z_k`` and the RMS knee abduction left, degrees.
     """
@@ -202,17 +274,26 @@ def refine_axes_2dof(y_t: np.ndarray, z_t: np.ndarray, y_k: np.ndarray, z_k: np.
         r_k = _frame_from(y_k, Q.rotate(Q.from_axis_angle(y_k, a[1]), z_k))
         return r_t, r_k
 
-    def abduction(a):
+    n = len(q_e_st_move)
+
+    def residuals(a, abduction_only=False):
         r_t, r_k = frames(a)
         q_t, q_k = Q.from_matrix(r_t), Q.from_matrix(r_k)
         d = _mean_heading(Q.mul(q_e_st_stand, q_t)) - _mean_heading(Q.mul(q_e_sk_stand, q_k))
         r_e_t = Q.to_matrix(Q.mul(q_e_st_move, q_t))
         r_e_k = Q.to_matrix(Q.mul(heading_quaternion(d), Q.mul(q_e_sk_move, q_k)))
-        return knee_angles(r_e_t, r_e_k, side).abduction_deg
+        abd = knee_angles(r_e_t, r_e_k, side).abduction_deg
+        if abduction_only:
+            return abd
+        parts = [abd / (abduction_sigma_deg * np.sqrt(n)), np.asarray(a) / prior_sigma_rad]
+        if delta_obs_rad is not None:
+            parts.append([np.angle(np.exp(1j * (d - delta_obs_rad))) / delta_sigma_rad])
+        return np.concatenate(parts)
 
-    sol = least_squares(abduction, np.zeros(2), x_scale=0.1, max_nfev=60)
+    sol = least_squares(residuals, np.zeros(2), x_scale=0.1, max_nfev=100)
     r_t, r_k = frames(sol.x)
-    return r_t[:, 2], r_k[:, 2], float(np.sqrt(np.mean(sol.fun**2)))
+    abd = residuals(sol.x, abduction_only=True)
+    return r_t[:, 2], r_k[:, 2], float(np.sqrt(np.mean(abd**2)))
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -333,9 +414,15 @@ def calibrate_leg(side: str, standing: tuple[SegmentData, SegmentData],
     r_st_t, r_sk_k = _choose_signs(r_st_t, r_sk_k, mv_t.q_e_s, mv_k.q_e_s)
     if method == "2dof":
         sel = np.flatnonzero(moving)[:: max(1, int(moving.sum()) // 1500)]
+        # relative heading of the two earth frames from the knee's acceleration; how
+        # well it is known depends on how much the knee accelerated horizontally
+        delta_acc, h_rms = knee_acceleration_heading(g_t, mv_t.acc_m_s2, mv_t.q_e_s,
+                                                     g_k, mv_k.acc_m_s2, mv_k.q_e_s, fs_hz)
+        sigma = np.radians(2.0) * max(1.0, 0.3 / max(h_rms, 1e-3))
         z_t2, z_k2, rms_abd = refine_axes_2dof(
             y_t, r_st_t[:, 2], y_k, r_sk_k[:, 2], st_t.q_e_s, st_k.q_e_s,
-            mv_t.q_e_s[sel], mv_k.q_e_s[sel], side)
+            mv_t.q_e_s[sel], mv_k.q_e_s[sel], side, delta_obs_rad=delta_acc,
+            delta_sigma_rad=sigma)
         r_st_t, r_sk_k = _frame_from(y_t, z_t2), _frame_from(y_k, z_k2)
     q_st_t, q_sk_k = Q.from_matrix(r_st_t), Q.from_matrix(r_sk_k)
     # --- headings at standing
