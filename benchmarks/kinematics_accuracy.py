@@ -47,7 +47,7 @@ def run(cfg: SimulationConfig, method: str):
     rmse = {}
     for name in ANGLES:
         est = np.concatenate([getattr(b, name) for b in blocks])
-        err = est - np.interp(t, sim.truth_t_s, sim.truth_angles[name])
+        err = est - np.interp(t, sim.truth_t_s, sim.truth_angles[cfg.side][name])
         rmse[name] = float(np.sqrt(np.mean(err**2)))
     counts = (len(reps), len(sim.truth["reps"]), len(alerts), len(sim.truth["alerts"]))
     return rmse, counts, cal.quality, dt

@@ -13,7 +13,7 @@ from imu_valgus.errors import ImuValgusError
 
 COMMANDS: tuple[str, ...] = (
     "demo", "simulate", "replay", "dashboard", "import",
-    "scan", "sensors", "stream", "sensor-sim",
+    "scan", "sensors", "stream", "sensor-sim", "evaluate", "plot-sim",
 )
 """Subcommands, in ``--help`` order; each is a module in :mod:`imu_valgus.commands`."""
 

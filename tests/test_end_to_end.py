@@ -56,21 +56,25 @@ def test_sweep_covers_reps_both_above_and_below_the_threshold():
     """Guard for the test above: the abduction sweep must exercise both outcomes."""
     peaks = [r["peak_fppa_deg"] for seed, abd, ir, side in CASES
              for r in simulate(SimulationConfig(side=side, reps=5, knee_abduction_deg=abd,
-                                                hip_internal_rotation_deg=ir, seed=seed)
-                               ).truth["reps"]]
+                                                hip_internal_rotation_deg=ir, seed=seed))
+                               .truth["reps"]]
     assert sum(p < THRESHOLD - 2 for p in peaks) >= 5
     assert sum(p > THRESHOLD + 2 for p in peaks) >= 15
 
 
 def test_angle_time_series_track_the_truth():
-    sim = simulate(SimulationConfig(side="right", reps=3, knee_abduction_deg=12, seed=11))
+    sim = simulate(SimulationConfig(side="right", reps=3, knee_abduction_deg=12, seed=11,
+                                    legs="both"))
     pipe = Pipeline(sim.sensors)
     blocks = [o for r in sim.records for o in pipe.feed(r) if isinstance(o, AngleBlock)]
-    t = np.concatenate([b.t_s for b in blocks])
-    for name in ("knee_flexion_deg", "knee_abduction_deg", "fppa_deg", "femoral_ir_deg"):
-        est = np.concatenate([getattr(b, name) for b in blocks])
-        err = est - np.interp(t, sim.truth_t_s, sim.truth_angles[name])
-        assert np.sqrt(np.mean(err**2)) < 1.5, name
+    assert {b.side for b in blocks} == {"left", "right"}        # both legs wear sensors
+    for side in ("left", "right"):
+        mine = [b for b in blocks if b.side == side]
+        t = np.concatenate([b.t_s for b in mine])
+        for name in ("knee_flexion_deg", "knee_abduction_deg", "fppa_deg", "femoral_ir_deg"):
+            est = np.concatenate([getattr(b, name) for b in mine])
+            err = est - np.interp(t, sim.truth_t_s, sim.truth_angles[side][name])
+            assert np.sqrt(np.mean(err**2)) < 2.0, (side, name)
 
 
 def test_lost_notifications_are_counted_and_reps_still_found(tmp_path):

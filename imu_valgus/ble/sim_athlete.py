@@ -146,7 +146,7 @@ class SimulatedAthlete:
     def truth(self, side: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """True angles of one leg on the world timeline: ``(t_s (N,), {name: (N,)})``."""
         sim = self.sims[side]
-        return sim.truth_t_s, sim.truth_angles
+        return sim.truth_t_s, sim.truth_angles[side]
 
     def truth_report(self, side: str) -> dict:
         return self.sims[side].truth

@@ -1,0 +1,52 @@
+"""The accuracy harness: runs the quick matrix and reports what it promises."""
+
+import json
+
+import pytest
+
+from imu_valgus.cli import main
+from imu_valgus.evaluate import Scenario, _f1, _iou, run_scenario, scenarios, summarise
+
+
+def test_f1_and_iou_by_hand():
+    assert _f1(9, 1, 0) == pytest.approx((0.9, 1.0, 2 * 0.9 / 1.9))
+    assert _f1(0, 0, 0) == (1.0, 1.0, 1.0)
+    assert _iou(0, 2, 1, 3) == pytest.approx(1 / 3)
+    assert _iou(0, 1, 2, 3) == 0.0
+
+
+def test_ideal_sensors_score_perfectly_on_reps_and_alerts():
+    r = run_scenario(Scenario("single-leg-squat", "ideal", "nominal", 5,
+                              (("reps", 2), ("knee_abduction_deg", 14.0),
+                               ("hip_internal_rotation_deg", 8.0))))
+    tp, fp, fn = r.reps["single-leg-squat"]
+    assert tp == 6 and fp == 0 and fn == 0   # two squats a side + the lifted free leg
+    tp, fp, fn = r.alerts["single-leg-squat"]
+    assert tp == 4 and fp == fn == 0
+    assert all(0.0 < lat < 0.2 for lat in r.latencies_s)
+    rmse = (r.sq_err["single-leg-squat"]["knee_flexion_deg"]
+            / r.n_err["single-leg-squat"]["knee_flexion_deg"]) ** 0.5
+    assert rmse < 1.0
+
+
+def test_quick_matrix_prints_a_table_and_json(capsys):
+    assert len(scenarios(quick=True)) == 3
+    assert main(["evaluate", "--quick", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    rows = {(r["errors"], r["task"]): r for r in out["rows"]}
+    assert ("realistic", "ALL") in rows and ("ideal", "quiet-standing") in rows
+    for key in ("knee_flexion_deg_rmse", "fppa_deg_max", "rep_f1", "alert_f1",
+                "alert_latency_median_ms", "alerts_false_no_valgus_task"):
+        assert key in rows[("realistic", "ALL")]
+    assert rows[("ideal", "quiet-standing")]["knee_flexion_deg_rmse"] < 0.5
+    assert rows[("ideal", "quiet-standing")]["alerts_false_no_valgus_task"] == 0
+    assert out["targets"]["knee_flexion_deg"] == 1.0
+    assert len(out["results"]) == 3
+
+
+def test_summary_marks_targets_in_the_table():
+    from imu_valgus.evaluate import format_table
+    r = run_scenario(Scenario("quiet-standing", "ideal", "nominal", 1,
+                              (("duration_s", 5.0),)))
+    table = format_table(summarise([r]))
+    assert "flex rms/max" in table and "alert P/R/F1" in table
