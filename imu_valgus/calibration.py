@@ -182,47 +182,80 @@ def knee_acceleration_heading(gyr_t_rad_s: np.ndarray, acc_t_m_s2: np.ndarray,
     """Relative heading of the two sensors' 6D earth frames from the knee's acceleration.
 
     The knee centre is one point of both segments, so the specific force there,
-    ``f_j = f_S − ω × (ω × r) − ω̇ × r`` with ``r`` the sensor's position relative to
-    the joint centre, is the same vector seen by both sensors.  ``r`` in each sensor
-    frame comes from Seel, Schauer & Raisch 2012 (``‖f_j,T‖ = ‖f_j,K‖`` at every
-    instant, least squares).  Rotated into each sensor's 6D earth frame, the
-    horizontal parts of ``f_j`` differ only by the relative heading ``δ`` (shank
-    earth → thigh earth), found as the rotation that best aligns them (the mean of
-    each is removed first: a constant inclination error adds a constant there, while
-    the knee starts and ends at rest).  This needs neither the knee axis nor the
-    standing pose, unlike ``δ`` from standing.
+    ``f_j = f_S − b − ω × (ω × r) − ω̇ × r`` with ``r`` the sensor's position relative
+    to the joint centre and ``b`` the accelerometer's offset, is the same vector seen
+    by both sensors.  Rotated into each sensor's 6D earth frame the two differ only by
+    the relative heading ``δ`` (shank earth → thigh earth)::
+
+        R_E_ST f_j,T  =  Rz(δ) R_E_SK f_j,K  (+ c, a constant horizontal offset)
+
+    This is linear in ``r_T, b_T, r_K, b_K, c`` for a given ``δ``, so ``δ`` is found by
+    profiling the least-squares cost over a grid of headings and refining the best.
+    ``c`` absorbs a constant inclination error (gravity leaking into the horizontal);
+    ``b`` matters: a few 10 mg of offset (BMI270 typical: 20 mg) rotating with the
+    thigh is as large as the horizontal acceleration of a slow knee bend (~0.5 m/s²
+    rms), and made the earlier fit of ``r`` alone from the norms (Seel, Schauer &
+    Raisch 2012, ``‖f_j,T‖ = ‖f_j,K‖``) converge to ``r`` of half a metre and ``δ``
+    off by 180°.  Weak priors (``r`` 0.3 m, ``b`` and ``c`` 0.3 m/s²) keep the
+    directions the motion does not excite (the position along the hinge axis) small.
+    This needs neither the knee axis nor the standing pose, unlike ``δ`` from
+    standing.
 
     Parameters: bias-corrected angular velocities (rad/s), specific forces (m/s²)
     and 6D orientations of thigh and shank sensors on a common timeline at ``fs_hz``.
 
-    Returns ``(delta_rad, horizontal_rms_m_s2)``; the second says how much the
-    knee accelerated horizontally, i.e. how well ``δ`` is determined.
+    Returns ``(delta_rad, horizontal_rms_m_s2)``; the second is the RMS of the
+    knee's horizontal acceleration (mean removed), i.e. how well ``δ`` is determined.
     """
-    from scipy.optimize import least_squares
+    from scipy.optimize import minimize_scalar
 
     g_t, g_k = np.asarray(gyr_t_rad_s, float), np.asarray(gyr_k_rad_s, float)
     a_t, a_k = np.asarray(acc_t_m_s2, float), np.asarray(acc_k_m_s2, float)
     dg_t = np.gradient(g_t, 1.0 / fs_hz, axis=0)
     dg_k = np.gradient(g_k, 1.0 / fs_hz, axis=0)
+    s = slice(None, None, max(1, len(g_t) // 1500))
+    n = len(g_t[s])
 
-    def joint(g, dg, a, r):
-        return a - np.cross(g, np.cross(g, r)) - np.cross(dg, r)
+    def lever(g, dg):
+        """``(n, 3, 3)`` K with ``ω × (ω × r) + ω̇ × r = K r``."""
+        def skew(v):
+            z = np.zeros(len(v))
+            return np.stack([np.stack([z, -v[:, 2], v[:, 1]], -1),
+                             np.stack([v[:, 2], z, -v[:, 0]], -1),
+                             np.stack([-v[:, 1], v[:, 0], z], -1)], 1)
+        w = skew(g)
+        return w @ w + skew(dg)
 
-    step = max(1, len(g_t) // 2000)
-    s = slice(None, None, step)
+    r_t, r_k = Q.to_matrix(np.asarray(q_e_st)[s]), Q.to_matrix(np.asarray(q_e_sk)[s])
+    f_t = np.einsum("nij,nj->ni", r_t, a_t[s])          # measured, earth frames
+    f_k = np.einsum("nij,nj->ni", r_k, a_k[s])
+    m_t = np.concatenate([-r_t @ lever(g_t[s], dg_t[s]), -r_t], axis=2)   # (n, 3, 6)
+    m_k = np.concatenate([-r_k @ lever(g_k[s], dg_k[s]), -r_k], axis=2)
+    e_c = np.zeros((n, 3, 2))
+    e_c[:, 0, 0] = e_c[:, 1, 1] = -1.0
+    sigma_e = 0.05                                      # m/s², residual scale
+    prior = (sigma_e / np.array([0.3] * 3 + [0.3] * 3 + [0.3] * 3 + [0.3] * 3
+                                + [0.3] * 2)) ** 2
 
-    def resid(p):
-        return (np.linalg.norm(joint(g_t[s], dg_t[s], a_t[s], p[:3]), axis=1)
-                - np.linalg.norm(joint(g_k[s], dg_k[s], a_k[s], p[3:]), axis=1))
+    def solve(delta):
+        rz = Q.to_matrix(heading_quaternion(delta))
+        a = np.concatenate([m_t, -np.einsum("ij,njk->nik", rz, m_k), e_c], axis=2)
+        y = f_t - f_k @ rz.T
+        a2, y2 = a.reshape(3 * n, -1), y.reshape(-1)
+        h = a2.T @ a2 + np.diag(prior)
+        x = np.linalg.solve(h, -a2.T @ y2)
+        res = y2 + a2 @ x
+        return float(res @ res + x @ (prior * x)), x
 
-    r = least_squares(resid, np.full(6, 0.01), x_scale=0.1).x
-    h = []
-    for q, g, dg, a, rr in ((q_e_st, g_t, dg_t, a_t, r[:3]), (q_e_sk, g_k, dg_k, a_k, r[3:])):
-        f_e = Q.rotate(q, joint(g, dg, a, rr))
-        c = f_e[:, 0] + 1j * f_e[:, 1]
-        h.append(c - c.mean())
-    delta = float(np.angle(np.sum(h[0] * np.conj(h[1]))))
-    return delta, float(np.sqrt(np.mean(np.abs(h[0]) ** 2)))
+    grid = np.radians(np.arange(-180.0, 180.0, 5.0))
+    costs = [solve(d)[0] for d in grid]
+    d0 = float(grid[int(np.argmin(costs))])
+    delta = float(minimize_scalar(lambda d: solve(d)[0], bounds=(d0 - 0.09, d0 + 0.09),
+                                  method="bounded", options={"xatol": 1e-4}).x)
+    x = solve(delta)[1]
+    f_j = f_t + np.einsum("nij,j->ni", m_t, x[:6])
+    c = f_j[:, 0] + 1j * f_j[:, 1]
+    return float(np.angle(np.exp(1j * delta))), float(np.sqrt(np.mean(np.abs(c - c.mean())**2)))
 
 
 def refine_axes_2dof(y_t: np.ndarray, z_t: np.ndarray, y_k: np.ndarray, z_k: np.ndarray,
