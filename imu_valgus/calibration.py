@@ -47,6 +47,12 @@ from imu_valgus.errors import CalibrationError
 
 MIN_STANDING_S = 0.25
 MIN_MOVEMENT_S = 0.5
+PASSIVE_ABDUCTION_DEG_PER_DEG = 0.02
+"""Knee abduction that comes with flexion in an unloaded bend (the passive knee's coupled
+motion; simulator v2 draws 0.02 ± 0.01 °/° per athlete, docs/simulator.md).  A functional
+calibration cannot tell it from a turned flexion axis, so the 2-DoF refinement expects this
+much abduction in the bends instead of none.  An assumption about the population: an athlete
+whose coupling differs by 0.01 °/° keeps about 0.65° of abduction error at 65° of flexion."""
 
 
 @dataclass(frozen=True)
@@ -264,6 +270,7 @@ def refine_axes_2dof(y_t: np.ndarray, z_t: np.ndarray, y_k: np.ndarray, z_k: np.
                      side: str, delta_obs_rad: float | None = None,
                      delta_sigma_rad: float = np.radians(2.0),
                      abduction_sigma_deg: float = 0.5,
+                     coupled_abduction_deg_per_deg: float = 0.0,
                      prior_sigma_rad: float = np.radians(10.0)
                      ) -> tuple[np.ndarray, np.ndarray, float]:
     """Turn each knee axis about its segment's long axis so the bends show no abduction.
@@ -290,6 +297,9 @@ def refine_axes_2dof(y_t: np.ndarray, z_t: np.ndarray, y_k: np.ndarray, z_k: np.
     knee's acceleration, :func:`knee_acceleration_heading`): the standing-derived
     relative heading of the trial axes must agree with it.
 
+    The bends are expected to show ``coupled_abduction_deg_per_deg`` times the knee
+    flexion as abduction (the passive knee's coupled motion), not zero.
+
     Residuals (dimensionless): the abduction of every sample over
     ``abduction_sigma_deg``, scaled by ``1/√n`` (the errors are slow, so the samples
     are not independent); the heading disagreement over ``delta_sigma_rad``; the two
@@ -315,7 +325,8 @@ def refine_axes_2dof(y_t: np.ndarray, z_t: np.ndarray, y_k: np.ndarray, z_k: np.
         d = _mean_heading(Q.mul(q_e_st_stand, q_t)) - _mean_heading(Q.mul(q_e_sk_stand, q_k))
         r_e_t = Q.to_matrix(Q.mul(q_e_st_move, q_t))
         r_e_k = Q.to_matrix(Q.mul(heading_quaternion(d), Q.mul(q_e_sk_move, q_k)))
-        abd = knee_angles(r_e_t, r_e_k, side).abduction_deg
+        knee = knee_angles(r_e_t, r_e_k, side)
+        abd = knee.abduction_deg - coupled_abduction_deg_per_deg * knee.flexion_deg
         if abduction_only:
             return abd
         parts = [abd / (abduction_sigma_deg * np.sqrt(n)), np.asarray(a) / prior_sigma_rad]
@@ -455,7 +466,7 @@ def calibrate_leg(side: str, standing: tuple[SegmentData, SegmentData],
         z_t2, z_k2, rms_abd = refine_axes_2dof(
             y_t, r_st_t[:, 2], y_k, r_sk_k[:, 2], st_t.q_e_s, st_k.q_e_s,
             mv_t.q_e_s[sel], mv_k.q_e_s[sel], side, delta_obs_rad=delta_acc,
-            delta_sigma_rad=sigma)
+            delta_sigma_rad=sigma, coupled_abduction_deg_per_deg=PASSIVE_ABDUCTION_DEG_PER_DEG)
         r_st_t, r_sk_k = _frame_from(y_t, z_t2), _frame_from(y_k, z_k2)
     q_st_t, q_sk_k = Q.from_matrix(r_st_t), Q.from_matrix(r_sk_k)
     # --- headings at standing
