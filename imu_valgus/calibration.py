@@ -47,6 +47,12 @@ from imu_valgus.errors import CalibrationError
 
 MIN_STANDING_S = 0.25
 MIN_MOVEMENT_S = 0.5
+PASSIVE_ABDUCTION_DEG_PER_DEG = 0.02
+"""Knee abduction that comes with flexion in an unloaded bend (the passive knee's coupled
+motion; simulator v2 draws 0.02 ± 0.01 °/° per athlete, docs/simulator.md).  A functional
+calibration cannot tell it from a turned flexion axis, so the 2-DoF refinement expects this
+much abduction in the bends instead of none.  An assumption about the population: an athlete
+whose coupling differs by 0.01 °/° keeps about 0.65° of abduction error at 65° of flexion."""
 
 
 @dataclass(frozen=True)
@@ -175,10 +181,98 @@ def fit_hinge_axes(gyr_t_rad_s: np.ndarray, gyr_k_rad_s: np.ndarray,
     return _sph(x[0], x[1])[0], _sph(x[2], x[3])[0], float(np.sqrt(cost / len(e))) / scale
 
 
+def knee_acceleration_heading(gyr_t_rad_s: np.ndarray, acc_t_m_s2: np.ndarray,
+                              q_e_st: np.ndarray, gyr_k_rad_s: np.ndarray,
+                              acc_k_m_s2: np.ndarray, q_e_sk: np.ndarray,
+                              fs_hz: float) -> tuple[float, float]:
+    """Relative heading of the two sensors' 6D earth frames from the knee's acceleration.
+
+    The knee centre is one point of both segments, so the specific force there,
+    ``f_j = f_S − b − ω × (ω × r) − ω̇ × r`` with ``r`` the sensor's position relative
+    to the joint centre and ``b`` the accelerometer's offset, is the same vector seen
+    by both sensors.  Rotated into each sensor's 6D earth frame the two differ only by
+    the relative heading ``δ`` (shank earth → thigh earth)::
+
+        R_E_ST f_j,T  =  Rz(δ) R_E_SK f_j,K  (+ c, a constant horizontal offset)
+
+    This is linear in ``r_T, b_T, r_K, b_K, c`` for a given ``δ``, so ``δ`` is found by
+    profiling the least-squares cost over a grid of headings and refining the best.
+    ``c`` absorbs a constant inclination error (gravity leaking into the horizontal);
+    ``b`` matters: a few 10 mg of offset (BMI270 typical: 20 mg) rotating with the
+    thigh is as large as the horizontal acceleration of a slow knee bend (~0.5 m/s²
+    rms), and made the earlier fit of ``r`` alone from the norms (Seel, Schauer &
+    Raisch 2012, ``‖f_j,T‖ = ‖f_j,K‖``) converge to ``r`` of half a metre and ``δ``
+    off by 180°.  Weak priors (``r`` 0.3 m, ``b`` and ``c`` 0.3 m/s²) keep the
+    directions the motion does not excite (the position along the hinge axis) small.
+    This needs neither the knee axis nor the standing pose, unlike ``δ`` from
+    standing.
+
+    Parameters: bias-corrected angular velocities (rad/s), specific forces (m/s²)
+    and 6D orientations of thigh and shank sensors on a common timeline at ``fs_hz``.
+
+    Returns ``(delta_rad, horizontal_rms_m_s2)``; the second is the RMS of the
+    knee's horizontal acceleration (mean removed), i.e. how well ``δ`` is determined.
+    """
+    from scipy.optimize import minimize_scalar
+
+    g_t, g_k = np.asarray(gyr_t_rad_s, float), np.asarray(gyr_k_rad_s, float)
+    a_t, a_k = np.asarray(acc_t_m_s2, float), np.asarray(acc_k_m_s2, float)
+    dg_t = np.gradient(g_t, 1.0 / fs_hz, axis=0)
+    dg_k = np.gradient(g_k, 1.0 / fs_hz, axis=0)
+    s = slice(None, None, max(1, len(g_t) // 1500))
+    n = len(g_t[s])
+
+    def lever(g, dg):
+        """``(n, 3, 3)`` K with ``ω × (ω × r) + ω̇ × r = K r``."""
+        def skew(v):
+            z = np.zeros(len(v))
+            return np.stack([np.stack([z, -v[:, 2], v[:, 1]], -1),
+                             np.stack([v[:, 2], z, -v[:, 0]], -1),
+                             np.stack([-v[:, 1], v[:, 0], z], -1)], 1)
+        w = skew(g)
+        return w @ w + skew(dg)
+
+    r_t, r_k = Q.to_matrix(np.asarray(q_e_st)[s]), Q.to_matrix(np.asarray(q_e_sk)[s])
+    f_t = np.einsum("nij,nj->ni", r_t, a_t[s])          # measured, earth frames
+    f_k = np.einsum("nij,nj->ni", r_k, a_k[s])
+    m_t = np.concatenate([-r_t @ lever(g_t[s], dg_t[s]), -r_t], axis=2)   # (n, 3, 6)
+    m_k = np.concatenate([-r_k @ lever(g_k[s], dg_k[s]), -r_k], axis=2)
+    e_c = np.zeros((n, 3, 2))
+    e_c[:, 0, 0] = e_c[:, 1, 1] = -1.0
+    sigma_e = 0.05                                      # m/s², residual scale
+    prior = (sigma_e / np.array([0.3] * 3 + [0.3] * 3 + [0.3] * 3 + [0.3] * 3
+                                + [0.3] * 2)) ** 2
+
+    def solve(delta):
+        rz = Q.to_matrix(heading_quaternion(delta))
+        a = np.concatenate([m_t, -np.einsum("ij,njk->nik", rz, m_k), e_c], axis=2)
+        y = f_t - f_k @ rz.T
+        a2, y2 = a.reshape(3 * n, -1), y.reshape(-1)
+        h = a2.T @ a2 + np.diag(prior)
+        x = np.linalg.solve(h, -a2.T @ y2)
+        res = y2 + a2 @ x
+        return float(res @ res + x @ (prior * x)), x
+
+    grid = np.radians(np.arange(-180.0, 180.0, 5.0))
+    costs = [solve(d)[0] for d in grid]
+    d0 = float(grid[int(np.argmin(costs))])
+    delta = float(minimize_scalar(lambda d: solve(d)[0], bounds=(d0 - 0.09, d0 + 0.09),
+                                  method="bounded", options={"xatol": 1e-4}).x)
+    x = solve(delta)[1]
+    f_j = f_t + np.einsum("nij,j->ni", m_t, x[:6])
+    c = f_j[:, 0] + 1j * f_j[:, 1]
+    return float(np.angle(np.exp(1j * delta))), float(np.sqrt(np.mean(np.abs(c - c.mean())**2)))
+
+
 def refine_axes_2dof(y_t: np.ndarray, z_t: np.ndarray, y_k: np.ndarray, z_k: np.ndarray,
                      q_e_st_stand: np.ndarray, q_e_sk_stand: np.ndarray,
                      q_e_st_move: np.ndarray, q_e_sk_move: np.ndarray,
-                     side: str) -> tuple[np.ndarray, np.ndarray, float]:
+                     side: str, delta_obs_rad: float | None = None,
+                     delta_sigma_rad: float = np.radians(2.0),
+                     abduction_sigma_deg: float = 0.5,
+                     coupled_abduction_deg_per_deg: float = 0.0,
+                     prior_sigma_rad: float = np.radians(10.0)
+                     ) -> tuple[np.ndarray, np.ndarray, float]:
     """Turn each knee axis about its segment's long axis so the bends show no abduction.
 
     A knee bend is modelled as the knee's two large degrees of freedom —
@@ -189,7 +283,28 @@ def refine_axes_2dof(y_t: np.ndarray, z_t: np.ndarray, y_k: np.ndarray, z_k: np.
     during the bends does not matter and coupled tibial rotation is allowed
     (both bias a hinge or principal-axis fit).  Parameters: the azimuth of
     ``z`` about ``y`` for each sensor (two angles, rad), solved by
-    :func:`scipy.optimize.least_squares` on the knee abduction of every sample.
+    :func:`scipy.optimize.least_squares`.
+
+    The abduction alone determines only one combination of the two angles.  Turning
+    the thigh axis by ``+e`` and the shank axis by ``−e`` turns the standing-derived
+    relative heading by ``2e``; in a bend where the shank tilts forward by about half
+    the knee flexion (any squat with the knee over the toes) the two effects on the
+    abduction cancel (to first order it changes by ``e (sin θ − 2 sin β)``, ``θ``
+    knee flexion, ``β`` shank tilt).  Along that direction, orientation errors of a
+    few tenths of a degree moved the axes by up to 14°, turning the reference
+    heading (IMU-FPPA, femoral rotation) with them.  That combination is pinned by
+    an independent measurement of the relative heading, ``delta_obs_rad`` (from the
+    knee's acceleration, :func:`knee_acceleration_heading`): the standing-derived
+    relative heading of the trial axes must agree with it.
+
+    The bends are expected to show ``coupled_abduction_deg_per_deg`` times the knee
+    flexion as abduction (the passive knee's coupled motion), not zero.
+
+    Residuals (dimensionless): the abduction of every sample over
+    ``abduction_sigma_deg``, scaled by ``1/√n`` (the errors are slow, so the samples
+    are not independent); the heading disagreement over ``delta_sigma_rad``; the two
+    angles over ``prior_sigma_rad`` (a weak pull towards the starting axes, so the
+    fit cannot wander where nothing determines it).
 
     Returns the refined ``z_t``, ``z_k`` and the RMS knee abduction left, degrees.
     """
@@ -202,17 +317,27 @@ def refine_axes_2dof(y_t: np.ndarray, z_t: np.ndarray, y_k: np.ndarray, z_k: np.
         r_k = _frame_from(y_k, Q.rotate(Q.from_axis_angle(y_k, a[1]), z_k))
         return r_t, r_k
 
-    def abduction(a):
+    n = len(q_e_st_move)
+
+    def residuals(a, abduction_only=False):
         r_t, r_k = frames(a)
         q_t, q_k = Q.from_matrix(r_t), Q.from_matrix(r_k)
         d = _mean_heading(Q.mul(q_e_st_stand, q_t)) - _mean_heading(Q.mul(q_e_sk_stand, q_k))
         r_e_t = Q.to_matrix(Q.mul(q_e_st_move, q_t))
         r_e_k = Q.to_matrix(Q.mul(heading_quaternion(d), Q.mul(q_e_sk_move, q_k)))
-        return knee_angles(r_e_t, r_e_k, side).abduction_deg
+        knee = knee_angles(r_e_t, r_e_k, side)
+        abd = knee.abduction_deg - coupled_abduction_deg_per_deg * knee.flexion_deg
+        if abduction_only:
+            return abd
+        parts = [abd / (abduction_sigma_deg * np.sqrt(n)), np.asarray(a) / prior_sigma_rad]
+        if delta_obs_rad is not None:
+            parts.append([np.angle(np.exp(1j * (d - delta_obs_rad))) / delta_sigma_rad])
+        return np.concatenate(parts)
 
-    sol = least_squares(abduction, np.zeros(2), x_scale=0.1, max_nfev=60)
+    sol = least_squares(residuals, np.zeros(2), x_scale=0.1, max_nfev=100)
     r_t, r_k = frames(sol.x)
-    return r_t[:, 2], r_k[:, 2], float(np.sqrt(np.mean(sol.fun**2)))
+    abd = residuals(sol.x, abduction_only=True)
+    return r_t[:, 2], r_k[:, 2], float(np.sqrt(np.mean(abd**2)))
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -333,9 +458,15 @@ def calibrate_leg(side: str, standing: tuple[SegmentData, SegmentData],
     r_st_t, r_sk_k = _choose_signs(r_st_t, r_sk_k, mv_t.q_e_s, mv_k.q_e_s)
     if method == "2dof":
         sel = np.flatnonzero(moving)[:: max(1, int(moving.sum()) // 1500)]
+        # relative heading of the two earth frames from the knee's acceleration; how
+        # well it is known depends on how much the knee accelerated horizontally
+        delta_acc, h_rms = knee_acceleration_heading(g_t, mv_t.acc_m_s2, mv_t.q_e_s,
+                                                     g_k, mv_k.acc_m_s2, mv_k.q_e_s, fs_hz)
+        sigma = np.radians(2.0) * max(1.0, 0.3 / max(h_rms, 1e-3))
         z_t2, z_k2, rms_abd = refine_axes_2dof(
             y_t, r_st_t[:, 2], y_k, r_sk_k[:, 2], st_t.q_e_s, st_k.q_e_s,
-            mv_t.q_e_s[sel], mv_k.q_e_s[sel], side)
+            mv_t.q_e_s[sel], mv_k.q_e_s[sel], side, delta_obs_rad=delta_acc,
+            delta_sigma_rad=sigma, coupled_abduction_deg_per_deg=PASSIVE_ABDUCTION_DEG_PER_DEG)
         r_st_t, r_sk_k = _frame_from(y_t, z_t2), _frame_from(y_k, z_k2)
     q_st_t, q_sk_k = Q.from_matrix(r_st_t), Q.from_matrix(r_sk_k)
     # --- headings at standing

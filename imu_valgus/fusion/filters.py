@@ -1,0 +1,95 @@
+"""Second-order Butterworth low-pass filters: causal with state, and zero-phase.
+
+The cut-off for a time constant τ is ``f_c = √2 / (2π τ)`` (VQF, Laidig & Seel 2023,
+Sec. 3.1): the filter's step response then settles like a first-order lag of time
+constant τ.  Each causal filter starts by averaging its first τ seconds of input
+(so that a first sample taken during motion does not bias it) and then continues as the
+Butterworth recursion from the steady state at that mean.  Every call is one
+``scipy.signal.lfilter``/``filtfilt`` over the whole chunk.  Arrays are
+component-major ``(S, C, N)``: time is the last (contiguous) axis here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal
+
+
+def butter_lowpass(tau_s: float, fs_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients ``(b, a)`` of the 2nd-order Butterworth low-pass for time constant τ."""
+    fc = np.sqrt(2.0) / (2.0 * np.pi * tau_s)
+    fc = min(fc, 0.45 * fs_hz)
+    b, a = signal.butter(2, fc, btype="low", fs=fs_hz)
+    return b, a
+
+
+def gain_from_tau(tau_s: float, dt_s: float) -> float:
+    """Gain of a discrete first-order low-pass with time constant τ: ``1 - exp(-dt/τ)``."""
+    if tau_s < 0:
+        return 0.0
+    if tau_s == 0:
+        return 1.0
+    return 1.0 - float(np.exp(-dt_s / tau_s))
+
+
+@dataclass
+class LowPassState:
+    """State of one causal low-pass over ``(S, C)`` channels (snapshot-able)."""
+
+    n_seen: int
+    total: np.ndarray  # (S, C) sum of inputs during the averaging phase
+    zi: np.ndarray  # (S, C, 2) Butterworth state (valid once n_seen >= n_init)
+
+    def copy(self) -> LowPassState:
+        return LowPassState(self.n_seen, self.total.copy(), self.zi.copy())
+
+
+class CausalLowPass:
+    """Causal 2nd-order Butterworth low-pass with an initial averaging phase."""
+
+    def __init__(self, tau_s: float, fs_hz: float):
+        self.b, self.a = butter_lowpass(tau_s, fs_hz)
+        self.zi_unit = signal.lfilter_zi(self.b, self.a)  # (2,)
+        self.n_init = max(1, int(round(tau_s * fs_hz)))
+
+    def new_state(self, s: int, c: int) -> LowPassState:
+        return LowPassState(0, np.zeros((s, c)), np.zeros((s, c, 2)))
+
+    def __call__(self, x: np.ndarray, st: LowPassState) -> np.ndarray:
+        """Filter ``x`` ``(S, C, N)`` from state ``st`` (updated in place)."""
+        n = x.shape[-1]
+        if n == 0:
+            return x.copy()
+        if st.n_seen >= self.n_init:
+            y, st.zi = signal.lfilter(self.b, self.a, x, axis=-1, zi=st.zi)
+            st.n_seen += n
+            return y
+        y = np.empty_like(x)
+        m = min(n, self.n_init - st.n_seen)
+        cs = np.cumsum(x[..., :m], axis=-1) + st.total[..., None]
+        y[..., :m] = cs / (st.n_seen + np.arange(1, m + 1))
+        st.total = cs[..., -1].copy()
+        st.n_seen += m
+        if st.n_seen >= self.n_init:
+            mean = st.total / st.n_seen
+            st.zi = self.zi_unit * mean[..., None]
+        if m < n:
+            y[..., m:], st.zi = signal.lfilter(self.b, self.a, x[..., m:], axis=-1, zi=st.zi)
+            st.n_seen += n - m
+        return y
+
+
+def zero_phase_lowpass(x: np.ndarray, tau_s: float, fs_hz: float) -> np.ndarray:
+    """Forward–backward (zero-phase) Butterworth low-pass along the last axis of ``x``.
+
+    The ends are padded by reflection (even extension) over up to ``τ·fs`` samples and
+    the filter starts from the steady state of the edge values (``scipy.signal.filtfilt``).
+    """
+    n = x.shape[-1]
+    b, a = butter_lowpass(tau_s, fs_hz)
+    if n < 2:
+        return x.copy()
+    padlen = int(min(n - 1, max(9, round(tau_s * fs_hz))))
+    return signal.filtfilt(b, a, x, axis=-1, padtype="even", padlen=padlen)

@@ -1,0 +1,80 @@
+"""Rest detection (VQF, Laidig & Seel 2023, Sec. 3.4), vectorised over time.
+
+A sample is *quiet* when the gyroscope and the accelerometer stay close to their own
+low-pass (τ = ``rest_filter_tau_s``): ``|ω - LP(ω)|² < th_ω²``, ``|a - LP(a)|² < th_a²``,
+and no low-passed rate exceeds the bias clip.  Live: rest is declared once the signals have
+been quiet for ``rest_min_t_s`` (the run length is a cumulative maximum, carried between
+chunks in :class:`RestState`).  Offline: the low-passes run forward and backward (zero
+phase) and a sample is at rest when it lies in a quiet run of at least ``rest_min_t_s``
+(looking both ways).
+Arrays are component-major ``(S, 3, N)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .filters import CausalLowPass, LowPassState, zero_phase_lowpass
+from .params import FusionParams
+
+
+@dataclass
+class RestState:
+    gyr_lp: LowPassState
+    acc_lp: LowPassState
+    quiet_count: np.ndarray  # (S,) int: quiet samples in a row before the next chunk
+
+    def copy(self) -> RestState:
+        return RestState(self.gyr_lp.copy(), self.acc_lp.copy(), self.quiet_count.copy())
+
+
+def _quiet(gyr, acc, glp, alp, th_gyr2, th_acc2, clip):
+    dg = gyr - glp
+    da = acc - alp
+    q = (dg * dg).sum(axis=1) < th_gyr2
+    q &= (np.abs(glp) <= clip).all(axis=1)
+    q &= (da * da).sum(axis=1) < th_acc2
+    return q
+
+
+class RestDetector:
+    """Rest detector for component-major ``(S, 3, N)`` chunks."""
+
+    def __init__(self, fs_hz: float, params: FusionParams):
+        self.fs = fs_hz
+        self.tau = params.rest_filter_tau_s
+        self.lp = CausalLowPass(params.rest_filter_tau_s, fs_hz)
+        self.th_gyr2 = np.deg2rad(params.rest_th_gyr_deg_s) ** 2
+        self.th_acc2 = params.rest_th_acc_m_s2 ** 2
+        self.clip = np.deg2rad(params.bias_clip_deg_s)
+        self.min_count = params.rest_min_t_s * fs_hz
+
+    def new_state(self, s: int) -> RestState:
+        return RestState(self.lp.new_state(s, 3), self.lp.new_state(s, 3),
+                         np.zeros(s, dtype=np.int64))
+
+    def __call__(self, gyr: np.ndarray, acc: np.ndarray, st: RestState
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """Causal: ``(rest (S, N) bool, gyr_lp (S, 3, N) rad/s)``; updates ``st``."""
+        n = gyr.shape[-1]
+        glp = self.lp(gyr, st.gyr_lp)
+        alp = self.lp(acc, st.acc_lp)
+        quiet = _quiet(gyr, acc, glp, alp, self.th_gyr2, self.th_acc2, self.clip)
+        idx = np.arange(n)
+        last_loud = np.where(~quiet, idx, -1 - st.quiet_count[:, None])
+        count = idx - np.maximum.accumulate(last_loud, axis=1)
+        st.quiet_count = count[:, -1].copy()
+        return count >= self.min_count, glp
+
+    def offline(self, gyr: np.ndarray, acc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Non-causal: ``(rest (S, N) bool, gyr_lp (S, 3, N))`` for a whole recording."""
+        n = gyr.shape[-1]
+        glp = zero_phase_lowpass(gyr, self.tau, self.fs)
+        alp = zero_phase_lowpass(acc, self.tau, self.fs)
+        quiet = _quiet(gyr, acc, glp, alp, self.th_gyr2, self.th_acc2, self.clip)
+        idx = np.arange(n)
+        start = np.maximum.accumulate(np.where(~quiet, idx, -1), axis=1) + 1
+        end = np.minimum.accumulate(np.where(~quiet, idx, n)[:, ::-1], axis=1)[:, ::-1]
+        return quiet & ((end - start) >= self.min_count), glp
