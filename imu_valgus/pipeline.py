@@ -35,7 +35,12 @@ from imu_valgus.errors import CalibrationError, ProtocolError
 from imu_valgus.feedback import AlertRule, FeedbackAction, FeedbackConfig, FeedbackEngine
 from imu_valgus.fusion import FusionParams, LiveFusion
 from imu_valgus.heading import HeadingParams, HeadingTracker
-from imu_valgus.kinematics import frontal_plane_projection_angle, hip_angles, knee_angles
+from imu_valgus.kinematics import (
+    fppa_heading_sensitivity,
+    frontal_plane_projection_angle,
+    hip_angles,
+    knee_angles,
+)
 from imu_valgus.recording import Event, Notification, Record, SensorEntry
 from imu_valgus.reps import (
     HIP_EXERCISES,
@@ -67,6 +72,10 @@ FLAG_SLIP_SUSPECTED = 4
 FLAG_NEAR_EXTENSION = 8
 """Knee flexion below 20°: frontal-plane angles (abduction, IMU-FPPA) are small and mostly
 posture; read them while the knee is bent."""
+FLAG_FPPA_ILL_DEFINED = 16
+"""IMU-FPPA ill-defined: a 1° heading error moves it by more than the valgus rule's
+``max_fppa_sensitivity`` (1.5°) — deep hip flexion (sitting, deep squats, high steps)
+shortens the thigh's frontal projection.  Valgus alerts hold here."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,7 @@ class AngleBlock:
     femoral_ir_deg: np.ndarray
     flags: np.ndarray | None = None           # (N,) int, FLAG_* bits
     thigh_excursion_deg: np.ndarray | None = None   # hip exercises only
+    fppa_sensitivity: np.ndarray | None = None      # (N,) °FPPA per ° heading error
 
 
 @dataclass(frozen=True)
@@ -445,6 +455,7 @@ class _Leg:
         knee = knee_angles(r_e_t, r_e_k, self.side)
         hip = hip_angles(r_e_p, r_e_t, self.side)
         fppa = frontal_plane_projection_angle(r_e_p, r_e_t, r_e_k, self.side)
+        sens = fppa_heading_sensitivity(r_e_p, r_e_t, r_e_k)
         block = AngleBlock(self.side, t, knee.flexion_deg, knee.abduction_deg,
                            knee.rotation_deg, fppa, hip.internal_rotation_deg)
         # quality flags
@@ -455,16 +466,20 @@ class _Leg:
         if self.slip.suspected:
             flags |= FLAG_SLIP_SUSPECTED
         flags[knee.flexion_deg < 20.0] |= FLAG_NEAR_EXTENSION
+        max_sens = self.config.alert_rule.max_fppa_sensitivity
+        if max_sens is not None:
+            flags[sens > max_sens] |= FLAG_FPPA_ILL_DEFINED
         excursion = None
         if self.task in HIP_EXERCISES:
             excursion = self._excursion(r_e_t[:, :, 1], thigh[:, 4:7])
-        block = replace(block, flags=flags, thigh_excursion_deg=excursion)
+        block = replace(block, flags=flags, thigh_excursion_deg=excursion,
+                        fppa_sensitivity=sens)
         out: list[Output] = [block]
         out.extend(SensorSlip(ts, self.side, loc, msg) for ts, loc, msg in
                    self.slip.update(t, thigh[:, 4:7], shank[:, 4:7], knee.flexion_deg))
         measures = {"fppa": fppa, "knee_abduction": knee.abduction_deg,
                     "femoral_ir": hip.internal_rotation_deg}
-        alerts, actions = self.feedback.update(t, knee.flexion_deg, measures)
+        alerts, actions = self.feedback.update(t, knee.flexion_deg, measures, sens)
         for ta, kind, value, delivered in alerts:
             self._alert_times.append(ta)
             out.append(Alert(ta, self.side, kind, value, delivered))
