@@ -62,6 +62,10 @@ PRE_CALIBRATION_BUFFER_S = 60.0
 TASK_START = "task.start"
 """Event setting the task for the following data: ``{"name": "task.start", "task": ...}``."""
 
+GAIT_TASKS: tuple[str, ...] = ("walking", "stair-ascent", "stair-descent")
+"""Tasks in which the athlete turns while moving: the reference heading follows the thigh
+(:class:`~imu_valgus.heading.HeadingTracker`, ``follow``)."""
+
 FLAG_CALIBRATION_POOR = 1
 """Calibration quality below 0.6: every angle of the leg is doubtful."""
 FLAG_HEADING_STALE = 2
@@ -448,7 +452,8 @@ class _Leg:
         cal = self.calibration
         q_e_t = Q.mul(thigh[:, :4], cal.q_st_t)
         q_ek_k = Q.mul(shank[:, :4], cal.q_sk_k)
-        delta, psi, _ = self.heading.update(t, q_e_t, q_ek_k, thigh[:, 4:7], shank[:, 4:7])
+        delta, psi, _ = self.heading.update(t, q_e_t, q_ek_k, thigh[:, 4:7], shank[:, 4:7],
+                                            follow=self.task in GAIT_TASKS)
         q_e_k = Q.mul(heading_quaternion(delta), q_ek_k)
         r_e_t, r_e_k = Q.to_matrix(q_e_t), Q.to_matrix(q_e_k)
         r_e_p = Q.to_matrix(reference_frame(psi))
