@@ -66,6 +66,12 @@ GAIT_TASKS: tuple[str, ...] = ("walking", "stair-ascent", "stair-descent")
 """Tasks in which the athlete turns while moving: the reference heading follows the thigh
 (:class:`~imu_valgus.heading.HeadingTracker`, ``follow``)."""
 
+POSTURE_CHANGE_DEG = 50.0
+POSTURE_STILL_S = 0.5
+"""Hip exercises: a still thigh more than 50° from its rest direction for 0.5 s is a new
+posture (standing → side-lying is ~90°; a clamshell or hydrant raises the thigh ~30–40°),
+so the rest direction is re-learnt there."""
+
 FLAG_CALIBRATION_POOR = 1
 """Calibration quality below 0.6: every angle of the leg is doubtful."""
 FLAG_HEADING_STALE = 2
@@ -353,6 +359,8 @@ class _Leg:
         self.feedback = FeedbackEngine(side, config.feedback)
         self.slip: SlipMonitor | None = None
         self._rest_up: np.ndarray | None = None
+        self._still_n = 0
+        self._posture_changed = False
         self.set_task(config.task)
         self._rep_t: list[np.ndarray] = []
         self._rep_a: list[dict[str, np.ndarray]] = []
@@ -368,6 +376,7 @@ class _Leg:
                                                  "task_rules": {task: rules}})
         self.feedback.set_task(task)
         self._rest_up = None
+        self._still_n = 0
 
     # -- calibration windows (guided markers, or found in the data)
     def _auto_windows(self, t, thigh, shank) -> None:
@@ -496,6 +505,9 @@ class _Leg:
             a["thigh_excursion_deg"] = excursion
         self._rep_a.append(a)
         signal = excursion if excursion is not None else knee.flexion_deg
+        if self._posture_changed:
+            self._posture_changed = False
+            self.reps.cancel()
         for start, end in self.reps.update(t, signal):
             tt = np.concatenate(self._rep_t)
             keys = set.intersection(*(set(x) for x in self._rep_a))
@@ -525,9 +537,17 @@ class _Leg:
             if self._rest_up is None:
                 self._rest_up = y_e[i].copy()
             out[i] = thigh_excursion_deg(y_e[i], self._rest_up)
+            self._still_n = self._still_n + 1 if still[i] else 0
             if still[i] and out[i] < 8.0:
                 v = self._rest_up + 0.02 * (y_e[i] - self._rest_up)
                 self._rest_up = v / np.linalg.norm(v)
+            elif (out[i] > POSTURE_CHANGE_DEG
+                  and self._still_n >= POSTURE_STILL_S * self.config.fs_hz):
+                # a new posture (lying down for clamshells): the rest is here now, and
+                # getting into it was not a rep
+                self._rest_up = y_e[i].copy()
+                self._posture_changed = True
+                out[: i + 1] = 0.0
         return out
 
 

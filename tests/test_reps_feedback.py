@@ -138,3 +138,12 @@ def test_fppa_alert_holds_where_the_projection_is_ill_defined():
     sens = np.where(t < 1.5, 4.0, 1.0)
     got = detect_alerts(t, flex, m, rule, sens)
     assert len(got) == 1 and got[0] == pytest.approx(1.6, abs=0.01)
+
+
+def test_clamshell_reps_counted_from_the_lying_rest_direction():
+    """The thigh's rest direction is re-learnt once the athlete lies still on the side
+    (standing → side-lying is ~90° of thigh excursion); getting down is not a rep."""
+    from imu_valgus.evaluate import Scenario, run_scenario
+    r = run_scenario(Scenario("clamshell", "realistic", "nominal", 1, (("reps", 3),)))
+    tp, fp, fn = r.reps["clamshell"]
+    assert tp >= 5 and fp == 0 and fn <= 1
