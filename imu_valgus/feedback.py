@@ -7,6 +7,10 @@ Three layers, each pure and streaming:
    degrees) above a threshold, for a dwell time, while the knee is flexed more
    than a gate (so that standing never alarms); re-armed below threshold −
    hysteresis or when the knee straightens.  One excursion, one alert.
+   IMU-FPPA rules also hold (neither fire nor re-arm) where the projection is
+   ill-defined: more than ``max_fppa_sensitivity`` degrees of IMU-FPPA per
+   degree of heading error (deep hip flexion; see
+   :func:`imu_valgus.kinematics.fppa_heading_sensitivity`).
    In *baseline* mode the threshold is the athlete's own baseline plus a
    margin (FIELD_NOTES §1: "baseline + 8°", about the smallest detectable
    difference of the FPPA, Munro et al. 2012).
@@ -60,6 +64,14 @@ class AlertRule:
         ``baseline_deg + baseline_margin_deg`` instead of ``threshold_deg``.
     baseline_margin_deg:
         Margin above the personal baseline, degrees.
+    max_fppa_sensitivity:
+        IMU-FPPA rules only: the measure counts only where a 1° error of the
+        reference heading moves the IMU-FPPA by at most this many degrees
+        (``tan θ_thigh + tan θ_shank`` of the sagittal inclinations).  1.5: with
+        the ~2.5° heading uncertainty of 6D fusion between rests the IMU-FPPA
+        error stays below ~3.6°, the gap between the controls' mean FPPA (8.4°)
+        and the 12° threshold; a single-leg squat to 65–75° stays below ~1.4,
+        sitting (thigh near horizontal) reaches 4 and more.  ``None``: no gate.
     """
 
     threshold_deg: float = 12.0
@@ -70,6 +82,7 @@ class AlertRule:
     measure: str = "fppa"
     baseline_deg: float | None = None
     baseline_margin_deg: float = 8.0
+    max_fppa_sensitivity: float | None = 1.5
 
     def __post_init__(self) -> None:
         if self.measure not in MEASURES:
@@ -103,17 +116,31 @@ class AlertDetector:
         self.rule = rule
 
     def update(self, t_s: np.ndarray, flexion_deg: np.ndarray,
-               measure_deg: np.ndarray) -> list[float]:
-        """Alert times (s) among the samples ``t_s`` (``(N,)``, with ``(N,)`` angles)."""
+               measure_deg: np.ndarray, fppa_sensitivity: np.ndarray | None = None
+               ) -> list[float]:
+        """Alert times (s) among the samples ``t_s`` (``(N,)``, with ``(N,)`` angles).
+
+        ``fppa_sensitivity`` ``(N,)``: see :attr:`AlertRule.max_fppa_sensitivity`
+        (IMU-FPPA rules; ``None``: every sample counts).
+        """
         r = self.rule
         thr = r.effective_threshold_deg
         fired: list[float] = []
         armed, since = self._armed, self._above_since
         rearm = thr - r.hysteresis_deg
-        for t, f, m in zip(np.asarray(t_s, float).tolist(),
-                           np.asarray(flexion_deg, float).tolist(),
-                           np.asarray(measure_deg, float).tolist(), strict=True):
+        n = len(np.asarray(t_s))
+        if fppa_sensitivity is None or r.measure != "fppa" or r.max_fppa_sensitivity is None:
+            defined = [True] * n
+        else:
+            defined = (np.asarray(fppa_sensitivity, float)
+                       <= r.max_fppa_sensitivity).tolist()
+        for t, f, m, ok in zip(np.asarray(t_s, float).tolist(),
+                               np.asarray(flexion_deg, float).tolist(),
+                               np.asarray(measure_deg, float).tolist(), defined, strict=True):
             gated = f > r.min_flexion_deg
+            if gated and not ok:
+                since = None      # ill-defined projection: hold, neither fire nor re-arm
+                continue
             if armed:
                 if gated and m > thr:
                     if since is None:
@@ -130,9 +157,10 @@ class AlertDetector:
 
 
 def detect_alerts(t_s: np.ndarray, flexion_deg: np.ndarray, measure_deg: np.ndarray,
-                  rule: AlertRule | None = None) -> list[float]:
+                  rule: AlertRule | None = None,
+                  fppa_sensitivity: np.ndarray | None = None) -> list[float]:
     """Alert times of whole series."""
-    return AlertDetector(rule).update(t_s, flexion_deg, measure_deg)
+    return AlertDetector(rule).update(t_s, flexion_deg, measure_deg, fppa_sensitivity)
 
 
 # ----------------------------------------------------------------------------- schedules
@@ -347,13 +375,13 @@ class FeedbackEngine:
                     np.median(self._peaks[m][: self.config.baseline_reps]))))
 
     def update(self, t_s: np.ndarray, flexion_deg: np.ndarray,
-               measures_deg: dict[str, np.ndarray]
+               measures_deg: dict[str, np.ndarray], fppa_sensitivity: np.ndarray | None = None
                ) -> tuple[list[tuple[float, str, float, bool]], list[FeedbackAction]]:
         alerts, actions = [], []
         t = np.asarray(t_s, float)
         for det in self.detectors:
             m = measures_deg[det.rule.measure]
-            for ta in det.update(t, flexion_deg, m):
+            for ta in det.update(t, flexion_deg, m, fppa_sensitivity):
                 i = min(int(np.searchsorted(t, ta)), len(t) - 1)
                 v = float(m[i])
                 ok = self.gate.deliver(v, det.rule.effective_threshold_deg)

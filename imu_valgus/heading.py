@@ -18,8 +18,20 @@ did at the standing calibration (knee rotation ≈ 0), and the thigh faces where
 the body faces (femoral rotation ≈ 0 by definition of ``P``).  During such
 *upright rests* the tracker pulls ``δ`` and ``ψ_P`` towards the observed
 values with a first-order filter (time constant ``tau_s`` of upright time);
-between rests it holds them, so only the fusion's residual drift over one
+between rests it holds ``δ``, so only the fusion's residual drift over one
 exercise bout remains, and a whole-body turn between exercises is followed.
+
+In gait (walking, stairs) nobody stands still, yet the body turns (180° at the
+end of a corridor or a flight of stairs), and a ``P`` frozen at the last rest
+would put the frontal plane where the sagittal plane now is.  There, the thigh
+swings in the plane of travel and its axial rotation relative to the body is
+small and roughly zero-mean over a stride (a few degrees, Perry & Burnfield),
+so with ``follow=True`` (the pipeline sets it for gait tasks) ``ψ_P`` is also
+pulled towards the thigh's heading whenever the thigh is within
+``follow_max_tilt_deg`` of vertical, with time constant ``follow_tau_s``: a
+turn is followed within about a second.  Exercises (squats, single-leg squats)
+are done on planted feet, where the femoral rotation *is* the measure, so
+``ψ_P`` is not followed there.
 
 Everything here is causal and per sample, so block boundaries do not change
 the result (live and replay agree).
@@ -50,12 +62,25 @@ class HeadingParams:
     stale_after_s:
         Time without an upright rest after which the headings are flagged as
         possibly drifted, seconds.
+    follow_max_tilt_deg:
+        In gait (``follow=True``), ``ψ_P`` follows the thigh's heading while the
+        thigh's long axis is within this of vertical, degrees.
+    follow_tau_s:
+        Time constant of that following, seconds of qualifying samples.
+    follow_band_deg, follow_fast_tau_s:
+        The part of the thigh-heading difference beyond ``±follow_band_deg`` (more
+        than a stride's hip and pelvic rotation: a turn) is followed with the much
+        shorter ``follow_fast_tau_s``, so that ``P`` keeps up with a turn on the spot.
     """
 
     max_tilt_deg: float = 12.0
     max_gyr_rad_s: float = 0.35
     tau_s: float = 1.0
     stale_after_s: float = 90.0
+    follow_max_tilt_deg: float = 30.0
+    follow_tau_s: float = 0.5
+    follow_band_deg: float = 10.0
+    follow_fast_tau_s: float = 0.05
 
 
 @dataclass
@@ -115,7 +140,7 @@ class HeadingTracker:
         return (up_t > cos_max) & (up_k > cos_max) & still
 
     def update(self, t_s: np.ndarray, q_e_t: np.ndarray, q_ek_k: np.ndarray,
-               gyr_t_rad_s: np.ndarray, gyr_k_rad_s: np.ndarray
+               gyr_t_rad_s: np.ndarray, gyr_k_rad_s: np.ndarray, follow: bool = False
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Headings for every sample of a block.
 
@@ -129,6 +154,8 @@ class HeadingTracker:
             ``(N, 4)`` shank segment orientation in the shank sensor's earth frame.
         gyr_t_rad_s, gyr_k_rad_s:
             ``(N, 3)`` angular velocities (any frame; only norms are used), rad/s.
+        follow:
+            Gait: let ``ψ_P`` follow the thigh's heading between rests (see above).
 
         Returns
         -------
@@ -147,15 +174,27 @@ class HeadingTracker:
         h_t = _heading(Q.rotate(q_e_t, x))
         h_k = _heading(Q.rotate(q_ek_k, x))
         up = self.upright(q_e_t, q_ek_k, gyr_t_rad_s, gyr_k_rad_s)
-        k = 1.0 - math.exp(-1.0 / (self.params.tau_s * self.fs_hz))
+        pr = self.params
+        k = 1.0 - math.exp(-1.0 / (pr.tau_s * self.fs_hz))
+        if follow:
+            up_t = Q.rotate(q_e_t, np.array([0.0, 1.0, 0.0]))[:, 2]
+            fol = (up_t > math.cos(math.radians(pr.follow_max_tilt_deg))).tolist()
+        else:
+            fol = [False] * n
+        kf = 1.0 - math.exp(-1.0 / (pr.follow_tau_s * self.fs_hz))
+        kff = 1.0 - math.exp(-1.0 / (pr.follow_fast_tau_s * self.fs_hz))
+        band = math.radians(pr.follow_band_deg)
         d, p_ = st.delta_rad, st.psi_p_rad
-        for i, (u, ht, hk) in enumerate(zip(up.tolist(), h_t.tolist(), h_k.tolist(),
-                                            strict=True)):
+        for i, (u, fo, ht, hk) in enumerate(zip(up.tolist(), fol, h_t.tolist(),
+                                                h_k.tolist(), strict=True)):
             delta[i] = d
             psi[i] = p_
             if u:
                 d += k * float(wrap_rad(ht - hk - d))
                 p_ += k * float(wrap_rad(ht - p_))
+            elif fo:
+                e = float(wrap_rad(ht - p_))
+                p_ += kf * e + kff * (e - min(max(e, -band), band))
         if up.any():
             st.last_anchor_s = float(np.asarray(t_s)[np.flatnonzero(up)[-1]])
             st.upright_samples += int(up.sum())

@@ -134,3 +134,28 @@ def heading_frame(r_e_x: np.ndarray, forward_axis: int = 0) -> np.ndarray:
     f = np.asarray(r_e_x)[..., :, forward_axis]
     psi = np.arctan2(f[..., 1], f[..., 0])
     return rot_z(psi)
+
+
+def fppa_heading_sensitivity(r_e_p: np.ndarray, r_e_t: np.ndarray,
+                             r_e_k: np.ndarray) -> np.ndarray:
+    """How ill-defined the IMU-FPPA is: degrees of IMU-FPPA per degree of heading error.
+
+    A segment line ``v = (x, y, z)`` in ``P`` (``x`` anterior, ``y`` up) projects
+    onto the frontal plane as ``(y, z)``, of length ``ρ = √(y² + z²)``.  Turning
+    ``P`` about the vertical by a small ``ε`` (the heading error that 6D fusion
+    cannot observe) moves the projected line's angle by ``ε·|x·y| / ρ²`` — for a
+    segment tilted forward by ``θ`` in the sagittal plane, ``ε·tan θ``.  The
+    thigh and shank errors add (the thigh leans forward, the shank backward from
+    the knee), so the IMU-FPPA moves by ``ε·(tan θ_thigh + tan θ_shank)``.  Near
+    90° of hip flexion (sitting, deep squats, high steps) the thigh's frontal
+    projection is short and this factor grows without bound.  Returns ``(N,)``
+    (dimensionless, ``inf`` for a segment pointing straight forward).
+    """
+    r_p_e = np.swapaxes(r_e_p, -1, -2)
+    out = np.zeros(np.broadcast_shapes(np.shape(r_e_t)[:-2], np.shape(r_e_k)[:-2]))
+    for r in (r_e_t, r_e_k):
+        v = (r_p_e @ r)[..., :, 1]
+        rho2 = v[..., 1] ** 2 + v[..., 2] ** 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = out + np.where(rho2 > 1e-12, np.abs(v[..., 0] * v[..., 1]) / rho2, np.inf)
+    return out

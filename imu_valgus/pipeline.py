@@ -35,7 +35,12 @@ from imu_valgus.errors import CalibrationError, ProtocolError
 from imu_valgus.feedback import AlertRule, FeedbackAction, FeedbackConfig, FeedbackEngine
 from imu_valgus.fusion import FusionParams, LiveFusion
 from imu_valgus.heading import HeadingParams, HeadingTracker
-from imu_valgus.kinematics import frontal_plane_projection_angle, hip_angles, knee_angles
+from imu_valgus.kinematics import (
+    fppa_heading_sensitivity,
+    frontal_plane_projection_angle,
+    hip_angles,
+    knee_angles,
+)
 from imu_valgus.recording import Event, Notification, Record, SensorEntry
 from imu_valgus.reps import (
     HIP_EXERCISES,
@@ -57,6 +62,16 @@ PRE_CALIBRATION_BUFFER_S = 60.0
 TASK_START = "task.start"
 """Event setting the task for the following data: ``{"name": "task.start", "task": ...}``."""
 
+GAIT_TASKS: tuple[str, ...] = ("walking", "stair-ascent", "stair-descent")
+"""Tasks in which the athlete turns while moving: the reference heading follows the thigh
+(:class:`~imu_valgus.heading.HeadingTracker`, ``follow``)."""
+
+POSTURE_CHANGE_DEG = 50.0
+POSTURE_STILL_S = 0.5
+"""Hip exercises: a still thigh more than 50° from its rest direction for 0.5 s is a new
+posture (standing → side-lying is ~90°; a clamshell or hydrant raises the thigh ~30–40°),
+so the rest direction is re-learnt there."""
+
 FLAG_CALIBRATION_POOR = 1
 """Calibration quality below 0.6: every angle of the leg is doubtful."""
 FLAG_HEADING_STALE = 2
@@ -67,6 +82,10 @@ FLAG_SLIP_SUSPECTED = 4
 FLAG_NEAR_EXTENSION = 8
 """Knee flexion below 20°: frontal-plane angles (abduction, IMU-FPPA) are small and mostly
 posture; read them while the knee is bent."""
+FLAG_FPPA_ILL_DEFINED = 16
+"""IMU-FPPA ill-defined: a 1° heading error moves it by more than the valgus rule's
+``max_fppa_sensitivity`` (1.5°) — deep hip flexion (sitting, deep squats, high steps)
+shortens the thigh's frontal projection.  Valgus alerts hold here."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +118,7 @@ class AngleBlock:
     femoral_ir_deg: np.ndarray
     flags: np.ndarray | None = None           # (N,) int, FLAG_* bits
     thigh_excursion_deg: np.ndarray | None = None   # hip exercises only
+    fppa_sensitivity: np.ndarray | None = None      # (N,) °FPPA per ° heading error
 
 
 @dataclass(frozen=True)
@@ -339,6 +359,8 @@ class _Leg:
         self.feedback = FeedbackEngine(side, config.feedback)
         self.slip: SlipMonitor | None = None
         self._rest_up: np.ndarray | None = None
+        self._still_n = 0
+        self._posture_changed = False
         self.set_task(config.task)
         self._rep_t: list[np.ndarray] = []
         self._rep_a: list[dict[str, np.ndarray]] = []
@@ -354,6 +376,7 @@ class _Leg:
                                                  "task_rules": {task: rules}})
         self.feedback.set_task(task)
         self._rest_up = None
+        self._still_n = 0
 
     # -- calibration windows (guided markers, or found in the data)
     def _auto_windows(self, t, thigh, shank) -> None:
@@ -438,13 +461,15 @@ class _Leg:
         cal = self.calibration
         q_e_t = Q.mul(thigh[:, :4], cal.q_st_t)
         q_ek_k = Q.mul(shank[:, :4], cal.q_sk_k)
-        delta, psi, _ = self.heading.update(t, q_e_t, q_ek_k, thigh[:, 4:7], shank[:, 4:7])
+        delta, psi, _ = self.heading.update(t, q_e_t, q_ek_k, thigh[:, 4:7], shank[:, 4:7],
+                                            follow=self.task in GAIT_TASKS)
         q_e_k = Q.mul(heading_quaternion(delta), q_ek_k)
         r_e_t, r_e_k = Q.to_matrix(q_e_t), Q.to_matrix(q_e_k)
         r_e_p = Q.to_matrix(reference_frame(psi))
         knee = knee_angles(r_e_t, r_e_k, self.side)
         hip = hip_angles(r_e_p, r_e_t, self.side)
         fppa = frontal_plane_projection_angle(r_e_p, r_e_t, r_e_k, self.side)
+        sens = fppa_heading_sensitivity(r_e_p, r_e_t, r_e_k)
         block = AngleBlock(self.side, t, knee.flexion_deg, knee.abduction_deg,
                            knee.rotation_deg, fppa, hip.internal_rotation_deg)
         # quality flags
@@ -455,16 +480,20 @@ class _Leg:
         if self.slip.suspected:
             flags |= FLAG_SLIP_SUSPECTED
         flags[knee.flexion_deg < 20.0] |= FLAG_NEAR_EXTENSION
+        max_sens = self.config.alert_rule.max_fppa_sensitivity
+        if max_sens is not None:
+            flags[sens > max_sens] |= FLAG_FPPA_ILL_DEFINED
         excursion = None
         if self.task in HIP_EXERCISES:
             excursion = self._excursion(r_e_t[:, :, 1], thigh[:, 4:7])
-        block = replace(block, flags=flags, thigh_excursion_deg=excursion)
+        block = replace(block, flags=flags, thigh_excursion_deg=excursion,
+                        fppa_sensitivity=sens)
         out: list[Output] = [block]
         out.extend(SensorSlip(ts, self.side, loc, msg) for ts, loc, msg in
                    self.slip.update(t, thigh[:, 4:7], shank[:, 4:7], knee.flexion_deg))
         measures = {"fppa": fppa, "knee_abduction": knee.abduction_deg,
                     "femoral_ir": hip.internal_rotation_deg}
-        alerts, actions = self.feedback.update(t, knee.flexion_deg, measures)
+        alerts, actions = self.feedback.update(t, knee.flexion_deg, measures, sens)
         for ta, kind, value, delivered in alerts:
             self._alert_times.append(ta)
             out.append(Alert(ta, self.side, kind, value, delivered))
@@ -476,6 +505,9 @@ class _Leg:
             a["thigh_excursion_deg"] = excursion
         self._rep_a.append(a)
         signal = excursion if excursion is not None else knee.flexion_deg
+        if self._posture_changed:
+            self._posture_changed = False
+            self.reps.cancel()
         for start, end in self.reps.update(t, signal):
             tt = np.concatenate(self._rep_t)
             keys = set.intersection(*(set(x) for x in self._rep_a))
@@ -505,9 +537,17 @@ class _Leg:
             if self._rest_up is None:
                 self._rest_up = y_e[i].copy()
             out[i] = thigh_excursion_deg(y_e[i], self._rest_up)
+            self._still_n = self._still_n + 1 if still[i] else 0
             if still[i] and out[i] < 8.0:
                 v = self._rest_up + 0.02 * (y_e[i] - self._rest_up)
                 self._rest_up = v / np.linalg.norm(v)
+            elif (out[i] > POSTURE_CHANGE_DEG
+                  and self._still_n >= POSTURE_STILL_S * self.config.fs_hz):
+                # a new posture (lying down for clamshells): the rest is here now, and
+                # getting into it was not a rep
+                self._rest_up = y_e[i].copy()
+                self._posture_changed = True
+                out[: i + 1] = 0.0
         return out
 
 

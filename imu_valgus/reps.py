@@ -62,6 +62,11 @@ class RepDetector:
     def in_rep(self) -> bool:
         return self._above
 
+    def cancel(self) -> None:
+        """Drop a rep in progress (e.g. the signal's rest level was just re-learnt)."""
+        self._above = False
+        self._peak = -np.inf
+
     def update(self, t_s: np.ndarray, flexion_deg: np.ndarray) -> list[tuple[float, float]]:
         """Returns ``(start_s, end_s)`` of every rep that ended in this block."""
         t = np.asarray(t_s, float)

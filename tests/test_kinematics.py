@@ -5,6 +5,7 @@ import pytest
 
 from imu_valgus.conventions import R_E_UPRIGHT
 from imu_valgus.kinematics import (
+    fppa_heading_sensitivity,
     frontal_plane_projection_angle,
     hip_angles,
     hip_rotation_matrix,
@@ -74,3 +75,21 @@ def test_hip_internal_rotation_with_a_bent_knee_reads_as_valgus_fppa(side):
     r_e_t = r_e_p @ hip_rotation_matrix([45.0], [0.0], [10.0], side)
     r_e_k = r_e_t @ knee_rotation_matrix([70.0], [0.0], [0.0], side)
     assert frontal_plane_projection_angle(r_e_p, r_e_t, r_e_k, side)[0] > 3.0
+
+
+@pytest.mark.parametrize("side", SIDES)
+@pytest.mark.parametrize("hip,knee", [(35.0, 60.0), (50.0, 90.0), (85.0, 90.0)])
+def test_fppa_heading_sensitivity_predicts_the_error_of_a_heading_error(side, hip, knee):
+    """tan(thigh inclination) + tan(shank inclination); a 1° heading error of P moves
+    the IMU-FPPA by that many degrees (sitting: ~11°, a single-leg squat: < 1.5°)."""
+    r_e_p = R_E_UPRIGHT[None]
+    r_e_t = r_e_p @ hip_rotation_matrix([hip], [0.0], [0.0], side)
+    r_e_k = r_e_t @ knee_rotation_matrix([knee], [0.0], [0.0], side)
+    s = fppa_heading_sensitivity(r_e_p, r_e_t, r_e_k)[0]
+    assert s == pytest.approx(np.tan(np.radians(hip)) + np.tan(np.radians(knee - hip)),
+                              rel=1e-6)
+    eps = np.radians(0.01)
+    r_e_p2 = rot_z(np.array(eps))[None] @ r_e_p
+    d = (frontal_plane_projection_angle(r_e_p2, r_e_t, r_e_k, side)
+         - frontal_plane_projection_angle(r_e_p, r_e_t, r_e_k, side))[0]
+    assert abs(d) / 0.01 == pytest.approx(s, rel=1e-3)

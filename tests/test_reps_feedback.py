@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from imu_valgus.feedback import AlertDetector, AlertRule, detect_alerts
 from imu_valgus.reps import RepDetector, detect_reps
@@ -117,3 +118,32 @@ def test_rep_metrics_and_set_asymmetry():
     right = dict(r, side="right", peak_fppa_deg=10.0)
     s = set_summary([r, right])
     assert s["asymmetry"]["peak_fppa_deg"]["left_minus_right"] == 5.0
+
+
+def test_fppa_alert_holds_where_the_projection_is_ill_defined():
+    """Seated (thigh horizontal), a 3° heading error reads as a 20° IMU-FPPA: no alert
+    while the sensitivity exceeds the rule's limit; the same excursion alerts where
+    the projection is well defined, and a knee-abduction rule ignores the gate."""
+    t = np.arange(0, 3, 0.005)
+    flex = np.full_like(t, 90.0)
+    m = np.where((t > 1.0) & (t < 2.0), 20.0, 0.0)
+    rule = AlertRule()
+    assert rule.max_fppa_sensitivity == 1.5
+    assert detect_alerts(t, flex, m, rule, np.full_like(t, 4.0)) == []
+    assert len(detect_alerts(t, flex, m, rule, np.full_like(t, 1.0))) == 1
+    assert len(detect_alerts(t, flex, m, rule)) == 1          # no sensitivity: no gate
+    abd = AlertRule(measure="knee_abduction")
+    assert len(detect_alerts(t, flex, m, abd, np.full_like(t, 4.0))) == 1
+    # ill-defined while above threshold, then well defined: fires (once) on recovery
+    sens = np.where(t < 1.5, 4.0, 1.0)
+    got = detect_alerts(t, flex, m, rule, sens)
+    assert len(got) == 1 and got[0] == pytest.approx(1.6, abs=0.01)
+
+
+def test_clamshell_reps_counted_from_the_lying_rest_direction():
+    """The thigh's rest direction is re-learnt once the athlete lies still on the side
+    (standing → side-lying is ~90° of thigh excursion); getting down is not a rep."""
+    from imu_valgus.evaluate import Scenario, run_scenario
+    r = run_scenario(Scenario("clamshell", "realistic", "nominal", 1, (("reps", 3),)))
+    tp, fp, fn = r.reps["clamshell"]
+    assert tp >= 5 and fp == 0 and fn <= 1
