@@ -358,14 +358,21 @@ def _unit(a: np.ndarray) -> np.ndarray:
     return a / np.linalg.norm(a, axis=1, keepdims=True)
 
 
-def heading_quaternion(angle_rad: float) -> np.ndarray:
-    """Rotation about the vertical (ENU ``z``) by ``angle_rad``."""
-    return Q.from_axis_angle([0.0, 0.0, 1.0], angle_rad)
+def heading_quaternion(angle_rad: float | np.ndarray) -> np.ndarray:
+    """Rotation about the vertical (ENU ``z``) by ``angle_rad`` (scalar or ``(N,)``)."""
+    half = 0.5 * np.asarray(angle_rad, dtype=float)
+    q = np.zeros(half.shape + (4,))
+    q[..., 0] = np.cos(half)
+    q[..., 3] = np.sin(half)
+    return q
+
+
+_Q_E_UPRIGHT = Q.from_matrix(R_E_UPRIGHT)
 
 
 def reference_frame(psi_p_rad: float) -> np.ndarray:
     """``q_E_P`` of the reference frame facing heading ``psi_p_rad``."""
-    return Q.mul(heading_quaternion(psi_p_rad), Q.from_matrix(R_E_UPRIGHT))
+    return Q.mul(heading_quaternion(psi_p_rad), _Q_E_UPRIGHT)
 
 
 def _sagittal_inclination(q_e_s: np.ndarray, r_s_seg: np.ndarray) -> np.ndarray:

@@ -29,8 +29,8 @@ from imu_valgus.calibration import (
     SegmentData,
     calibrate_leg,
     heading_quaternion,
-    reference_frame,
 )
+from imu_valgus.conventions import R_E_UPRIGHT
 from imu_valgus.errors import CalibrationError, ProtocolError
 from imu_valgus.feedback import AlertRule, FeedbackAction, FeedbackConfig, FeedbackEngine
 from imu_valgus.fusion import FusionParams, LiveFusion
@@ -40,6 +40,7 @@ from imu_valgus.kinematics import (
     frontal_plane_projection_angle,
     hip_angles,
     knee_angles,
+    rot_z,
 )
 from imu_valgus.recording import Event, Notification, Record, SensorEntry
 from imu_valgus.reps import (
@@ -465,7 +466,7 @@ class _Leg:
                                             follow=self.task in GAIT_TASKS)
         q_e_k = Q.mul(heading_quaternion(delta), q_ek_k)
         r_e_t, r_e_k = Q.to_matrix(q_e_t), Q.to_matrix(q_e_k)
-        r_e_p = Q.to_matrix(reference_frame(psi))
+        r_e_p = rot_z(psi) @ R_E_UPRIGHT      # R_E_P, as calibration.reference_frame(psi)
         knee = knee_angles(r_e_t, r_e_k, self.side)
         hip = hip_angles(r_e_p, r_e_t, self.side)
         fppa = frontal_plane_projection_angle(r_e_p, r_e_t, r_e_k, self.side)
