@@ -19,8 +19,10 @@ COMMANDS: tuple[str, ...] = (
 
 EPILOG = """\
 typical session:
-  imu-valgus simulate -o squats.ivr --truth-out truth.json   # make a recording
-  imu-valgus replay squats.ivr                               # reps, angles, alerts
+  imu-valgus sensors assign                  # once: tap each sensor when asked
+  imu-valgus stream --dashboard -o s.ivr     # live angles, alerts, buzz; recorded
+  imu-valgus replay s.ivr                    # per-rep report afterwards
+  imu-valgus demo                            # no sensors? a simulated athlete
 
 Angles are in degrees: knee flexion +, knee abduction (valgus) +, femoral internal
 rotation +. Docs: README.md and docs/ in the source tree."""
@@ -28,7 +30,8 @@ rotation +. Docs: README.md and docs/ in the source tree."""
 
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="imu-valgus", description="Wearable IMU biofeedback for dynamic knee "
-               "valgus: simulate sessions, replay recordings, report reps and alerts.",
+               "valgus: stream thigh and shank sensors live, alert on valgus, record, replay "
+               "and report reps; simulate athletes and sensors when there is no hardware.",
                epilog=EPILOG, formatter_class=RAW)
     p.add_argument("--version", action="version", version=f"imu-valgus {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
