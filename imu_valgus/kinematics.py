@@ -129,13 +129,6 @@ def frontal_plane_projection_angle(r_e_p: np.ndarray, r_e_t: np.ndarray, r_e_k: 
     return np.degrees(side_sign(side) * (sh - th))
 
 
-def heading_frame(r_e_x: np.ndarray, forward_axis: int = 0) -> np.ndarray:
-    """Rotation about vertical only that keeps the heading of ``r_e_x``'s forward axis."""
-    f = np.asarray(r_e_x)[..., :, forward_axis]
-    psi = np.arctan2(f[..., 1], f[..., 0])
-    return rot_z(psi)
-
-
 def fppa_heading_sensitivity(r_e_p: np.ndarray, r_e_t: np.ndarray,
                              r_e_k: np.ndarray) -> np.ndarray:
     """How ill-defined the IMU-FPPA is: degrees of IMU-FPPA per degree of heading error.

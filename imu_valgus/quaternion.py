@@ -156,9 +156,3 @@ def make_continuous(q: np.ndarray) -> np.ndarray:
     flips = np.sum(q[1:] * q[:-1], axis=-1) < 0
     sign = np.concatenate([[1.0], np.where(np.cumsum(flips) % 2 == 1, -1.0, 1.0)])
     return q * sign[:, None]
-
-
-def heading_rad(q_e_s: np.ndarray, forward_s: np.ndarray) -> np.ndarray:
-    """Heading (rad, counter-clockwise from East) of body axis ``forward_s`` in ENU."""
-    f = rotate(q_e_s, forward_s)
-    return np.arctan2(f[..., 1], f[..., 0])
