@@ -238,6 +238,11 @@ class RecordingReader:
         self._body_start = start + n + 4
         self.report = ReadReport()
 
+    @property
+    def fraction_read(self) -> float:
+        """How far :meth:`records` has got through the file, 0..1."""
+        return min(1.0, getattr(self, "_read_up_to", 0) / max(1, len(self._data)))
+
     def records(self) -> Iterator[Record]:
         """Every intact record in file order; damage is noted in :attr:`report`."""
         d = self._data
@@ -246,6 +251,7 @@ class RecordingReader:
         while pos < len(d):
             rec, stop = self._record_at(pos)
             if rec is not None:
+                self._read_up_to = stop
                 yield rec
                 pos = stop
                 continue

@@ -16,7 +16,7 @@ from imu_valgus.pipeline import (
     PipelineConfig,
     RepCompleted,
 )
-from imu_valgus.recording import Notification, RecordingReader
+from imu_valgus.recording import RecordingReader
 
 
 def analyse_recording(path: str | Path, config: PipelineConfig | None = None,
@@ -40,7 +40,6 @@ def analyse_recording(path: str | Path, config: PipelineConfig | None = None,
     calib: list[dict[str, Any]] = []
     issues: dict[str, int] = {}
     issue_examples: list[str] = []
-    total = max(1, len(reader._data))
     n = 0
     for rec in reader.records():
         for out in pipe.feed(rec):
@@ -61,8 +60,8 @@ def analyse_recording(path: str | Path, config: PipelineConfig | None = None,
                 if len(issue_examples) < 5:
                     issue_examples.append(f"{out.t_s:.2f} s {out.location}: {out.detail}")
         n += 1
-        if progress is not None and n % 2000 == 0 and isinstance(rec, Notification):
-            progress(min(1.0, n * 70 / total))
+        if progress is not None and n % 2000 == 0:
+            progress(reader.fraction_read)
     if progress is not None:
         progress(1.0)
     warnings = reader.report.messages(reader.path) + pipe.notes
