@@ -142,6 +142,8 @@ class ScenarioResult:
     sq_err: dict[str, dict[str, float]] = field(default_factory=dict)  # task → angle → Σe²
     n_err: dict[str, dict[str, int]] = field(default_factory=dict)
     max_err: dict[str, dict[str, float]] = field(default_factory=dict)
+    # task → angle → samples where the truth is defined but the product reports nothing
+    n_missing: dict[str, dict[str, int]] = field(default_factory=dict)
     reps: dict[str, list[int]] = field(default_factory=dict)      # task → [tp, fp, fn]
     alerts: dict[str, list[int]] = field(default_factory=dict)
     latencies_s: list[float] = field(default_factory=list)
@@ -201,6 +203,10 @@ def run_scenario(sc: Scenario, pipeline_config: PipelineConfig | None = None) ->
             if name == "fppa_deg":
                 err = (err + 180.0) % 360.0 - 180.0
             ok = np.isfinite(err)
+            gap = ~np.isfinite(est) & np.isfinite(sim.truth_angles[side][name][k])
+            for task in np.unique(labels[gap]).tolist():
+                res.n_missing.setdefault(task, {}).setdefault(name, 0)
+                res.n_missing[task][name] += int(np.sum(gap & (labels == task)))
             for task in np.unique(labels[ok]).tolist():
                 e = err[ok & (labels == task)]
                 res.sq_err.setdefault(task, {}).setdefault(name, 0.0)
@@ -270,7 +276,8 @@ def summarise(results: list[ScenarioResult]) -> dict[str, Any]:
     def row(level: str, task: str) -> dict[str, Any]:
         return rows.setdefault((level, task), {
             "errors": level, "task": task, "sq": defaultdict(float), "n": defaultdict(int),
-            "max": defaultdict(float), "reps": [0, 0, 0], "alerts": [0, 0, 0],
+            "max": defaultdict(float), "miss": defaultdict(int), "reps": [0, 0, 0],
+            "alerts": [0, 0, 0],
             "lat": [], "scenarios": set(), "fp_no_valgus": 0, "minutes": 0.0,
             "cal_fail": 0})
 
@@ -282,7 +289,7 @@ def summarise(results: list[ScenarioResult]) -> dict[str, Any]:
             rw["scenarios"].add(r.scenario.name)
             rw["minutes"] += r.duration_s / 60.0
             rw["cal_fail"] += r.calibration_failures
-        for task in set(r.sq_err) | set(r.reps) | set(r.alerts):
+        for task in set(r.sq_err) | set(r.reps) | set(r.alerts) | set(r.n_missing):
             # samples are scored under the scenario's task (its own blocks) and ALL
             for key in (scen_task, "ALL"):
                 if key == scen_task and scen_task != "session" and task not in (
@@ -292,6 +299,7 @@ def summarise(results: list[ScenarioResult]) -> dict[str, Any]:
                 for name in ANGLE_NAMES:
                     rw["sq"][name] += r.sq_err.get(task, {}).get(name, 0.0)
                     rw["n"][name] += r.n_err.get(task, {}).get(name, 0)
+                    rw["miss"][name] += r.n_missing.get(task, {}).get(name, 0)
                     rw["max"][name] = max(rw["max"][name], r.max_err.get(task, {}).get(name, 0))
                 for k in range(3):
                     rw["reps"][k] += r.reps.get(task, [0, 0, 0])[k]
@@ -311,6 +319,9 @@ def summarise(results: list[ScenarioResult]) -> dict[str, Any]:
             n = rw["n"][name]
             d[f"{name}_rmse"] = round(float(np.sqrt(rw["sq"][name] / n)), 2) if n else None
             d[f"{name}_max"] = round(float(rw["max"][name]), 1) if n else None
+            miss = rw["miss"][name]
+            d[f"{name}_not_reported_pct"] = round(100.0 * miss / (n + miss), 1) \
+                if n + miss else None
         rp, rr, rf = _f1(*rw["reps"])
         ap, ar, af = _f1(*rw["alerts"])
         d.update(rep_precision=round(rp, 3), rep_recall=round(rr, 3), rep_f1=round(rf, 3),
@@ -363,6 +374,12 @@ def format_table(summary: dict[str, Any]) -> str:
                      + " ".join(f"{c:>13}" for c in cells)
                      + f" | {rep:>16} | {al:>16} {r['alerts_true']:>4} {lat:>9}"
                      + f" {r['alerts_false_no_valgus_task']:>10}")
+    gaps = [f"{r['errors']} {r['task']} {SHORT[n]} {r[f'{n}_not_reported_pct']}%"
+            for r in summary["rows"] for n in ANGLE_NAMES
+            if (r.get(f"{n}_not_reported_pct") or 0.0) >= 0.5]
+    if gaps:
+        lines.append("not reported by the product where the truth is defined (not in the "
+                     "RMSE): " + ", ".join(gaps))
     lines.append(f"{len(summary['scenarios'])} scenarios, {summary['cpu_seconds']} CPU-s")
     return "\n".join(lines)
 

@@ -367,7 +367,7 @@ class FeedbackEngine:
             return
         for det in self.detectors:
             m = det.rule.measure
-            if det.rule.baseline_deg is not None or m not in peaks_deg:
+            if det.rule.baseline_deg is not None or peaks_deg.get(m) is None:
                 continue
             self._peaks.setdefault(m, []).append(peaks_deg[m])
             if len(self._peaks[m]) >= self.config.baseline_reps:

@@ -69,6 +69,7 @@ from imu_valgus.pipeline import (
 )
 from imu_valgus.protocol import Buzz, BuzzPattern, Command, Identify, Led
 from imu_valgus.recording import Event, Notification, RecordingWriter, SensorEntry, make_metadata
+from imu_valgus.reps import fmt_deg
 
 logger = logging.getLogger(__name__)
 
@@ -617,7 +618,7 @@ class TerminalView:
             self._print(f"{s['end_s']:8.2f} s  rep ({out.side}): flexion "
                         f"{s['peak_flexion_deg']:.0f}°, knee abduction "
                         f"{s['peak_knee_abduction_deg']:.1f}°, IMU-FPPA "
-                        f"{s['peak_fppa_deg']:.1f}°, alerts {s['alerts']}")
+                        f"{fmt_deg(s['peak_fppa_deg'])}°, alerts {s['alerts']}")
         elif isinstance(out, Calibrated):
             msgs = "; ".join(out.calibration.messages)
             self._print(f"{out.t_s:8.2f} s  {out.side} leg calibrated, quality "

@@ -87,6 +87,17 @@ FLAG_FPPA_ILL_DEFINED = 16
 """IMU-FPPA ill-defined: a 1° heading error moves it by more than the valgus rule's
 ``max_fppa_sensitivity`` (1.5°) — deep hip flexion (sitting, deep squats, high steps)
 shortens the thigh's frontal projection.  Valgus alerts hold here."""
+FLAG_SIDE_LYING = 32
+"""Lying on the side (a clamshell set): femoral rotation and hip adduction are read against
+a side-lying body (the pelvis's lateral axis vertical), hip flexion against the set's
+starting position; the IMU-FPPA, a standing measure, is not defined (NaN)."""
+FLAG_POSTURE_CHANGING = 64
+"""Hip exercise, thigh more than ``POSTURE_CHANGE_DEG`` from its rest: probably getting
+down onto the floor or up again.  The body frame is unknown until the next rest, so
+femoral rotation is not reported (NaN)."""
+SIDE_LYING_COS = float(np.cos(np.radians(45.0)))
+"""A rest posture is side-lying when the thigh's medio-lateral axis is within 45° of the
+vertical (standing, sitting, kneeling and all fours keep it horizontal)."""
 
 
 @dataclass(frozen=True)
@@ -362,6 +373,8 @@ class _Leg:
         self._rest_up: np.ndarray | None = None
         self._still_n = 0
         self._posture_changed = False
+        self._lying_z: np.ndarray | None = None    # body's lateral axis (earth) when
+        self._lying_y: np.ndarray | None = None    # side-lying, and its long axis
         self.set_task(config.task)
         self._rep_t: list[np.ndarray] = []
         self._rep_a: list[dict[str, np.ndarray]] = []
@@ -378,6 +391,7 @@ class _Leg:
         self.feedback.set_task(task)
         self._rest_up = None
         self._still_n = 0
+        self._lying_z = self._lying_y = None
 
     # -- calibration windows (guided markers, or found in the data)
     def _auto_windows(self, t, thigh, shank) -> None:
@@ -466,13 +480,23 @@ class _Leg:
                                             follow=self.task in GAIT_TASKS)
         q_e_k = Q.mul(heading_quaternion(delta), q_ek_k)
         r_e_t, r_e_k = Q.to_matrix(q_e_t), Q.to_matrix(q_e_k)
-        r_e_p = rot_z(psi) @ R_E_UPRIGHT      # R_E_P, as calibration.reference_frame(psi)
+        r_e_p = np.broadcast_to(rot_z(psi) @ R_E_UPRIGHT, r_e_t.shape).copy()  # R_E_P
+        excursion, lying, changing = None, None, None
+        if self.task in HIP_EXERCISES:
+            excursion, lying, changing = self._excursion(r_e_t, thigh[:, 4:7])
+            if lying.any():
+                r_e_p[lying] = self._lying_frames[lying]
         knee = knee_angles(r_e_t, r_e_k, self.side)
         hip = hip_angles(r_e_p, r_e_t, self.side)
         fppa = frontal_plane_projection_angle(r_e_p, r_e_t, r_e_k, self.side)
         sens = fppa_heading_sensitivity(r_e_p, r_e_t, r_e_k)
+        femoral_ir = hip.internal_rotation_deg
+        if lying is not None:
+            fppa[lying] = np.nan          # a standing measure: not defined lying down
+            sens[lying] = np.inf
+            femoral_ir = np.where(changing, np.nan, femoral_ir)
         block = AngleBlock(self.side, t, knee.flexion_deg, knee.abduction_deg,
-                           knee.rotation_deg, fppa, hip.internal_rotation_deg)
+                           knee.rotation_deg, fppa, femoral_ir)
         # quality flags
         flags = np.zeros(len(t), dtype=np.int64)
         if cal.quality < 0.6:
@@ -484,16 +508,16 @@ class _Leg:
         max_sens = self.config.alert_rule.max_fppa_sensitivity
         if max_sens is not None:
             flags[sens > max_sens] |= FLAG_FPPA_ILL_DEFINED
-        excursion = None
-        if self.task in HIP_EXERCISES:
-            excursion = self._excursion(r_e_t[:, :, 1], thigh[:, 4:7])
+        if lying is not None:
+            flags[lying] |= FLAG_SIDE_LYING
+            flags[changing] |= FLAG_POSTURE_CHANGING
         block = replace(block, flags=flags, thigh_excursion_deg=excursion,
                         fppa_sensitivity=sens)
         out: list[Output] = [block]
         out.extend(SensorSlip(ts, self.side, loc, msg) for ts, loc, msg in
                    self.slip.update(t, thigh[:, 4:7], shank[:, 4:7], knee.flexion_deg))
         measures = {"fppa": fppa, "knee_abduction": knee.abduction_deg,
-                    "femoral_ir": hip.internal_rotation_deg}
+                    "femoral_ir": femoral_ir}
         alerts, actions = self.feedback.update(t, knee.flexion_deg, measures, sens)
         for ta, kind, value, delivered in alerts:
             self._alert_times.append(ta)
@@ -501,7 +525,7 @@ class _Leg:
         out.extend(actions)
         self._rep_t.append(t)
         a = {"knee_flexion_deg": knee.flexion_deg, "knee_abduction_deg": knee.abduction_deg,
-             "fppa_deg": fppa, "femoral_ir_deg": hip.internal_rotation_deg}
+             "fppa_deg": fppa, "femoral_ir_deg": femoral_ir}
         if excursion is not None:
             a["thigh_excursion_deg"] = excursion
         self._rep_a.append(a)
@@ -529,15 +553,38 @@ class _Leg:
             self._alert_times = [x for x in self._alert_times if x >= t[-1]]
         return out
 
-    def _excursion(self, y_e: np.ndarray, gyr_t: np.ndarray) -> np.ndarray:
-        """Thigh excursion from its resting direction, updated while the thigh is still
-        near rest (hip exercises)."""
-        out = np.empty(len(y_e))
+    def _excursion(self, r_e_t: np.ndarray, gyr_t: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Thigh excursion from its resting direction (hip exercises), and where the body
+        lies on its side.
+
+        The resting direction is updated while the thigh is still near rest; a new rest
+        far from the old one is a new posture (lying down for clamshells, getting up).
+        Each rest posture also says whether the body lies on its side (the thigh's
+        medio-lateral axis near vertical): then ``self._lying_frames`` holds, per sample,
+        the side-lying body frame ``R_E_P`` in which hip angles are read — its lateral
+        axis ``z`` vertical (up or down, as the thigh's), its long axis ``y`` the thigh's
+        horizontal direction at that rest.  Femoral rotation and hip adduction depend
+        only on ``z``, so they need no heading; hip flexion is relative to the rest.
+
+        Returns ``(excursion_deg (N,), lying (N,) bool, far (N,) bool)``, ``far`` where
+        the thigh was more than ``POSTURE_CHANGE_DEG`` from the rest it had then
+        (changing posture: the excursion of those samples is reset to 0 once the new
+        rest is found).
+        """
+        y_e = r_e_t[:, :, 1]
+        n = len(y_e)
+        out = np.empty(n)
+        lying = np.zeros(n, dtype=bool)
+        far = np.zeros(n, dtype=bool)
+        frames = np.empty((n, 3, 3))
         still = np.linalg.norm(gyr_t, axis=1) < 0.15
-        for i in range(len(y_e)):
+        for i in range(n):
             if self._rest_up is None:
                 self._rest_up = y_e[i].copy()
+                self._set_posture(r_e_t[i])
             out[i] = thigh_excursion_deg(y_e[i], self._rest_up)
+            far[i] = out[i] > POSTURE_CHANGE_DEG
             self._still_n = self._still_n + 1 if still[i] else 0
             if still[i] and out[i] < 8.0:
                 v = self._rest_up + 0.02 * (y_e[i] - self._rest_up)
@@ -547,9 +594,30 @@ class _Leg:
                 # a new posture (lying down for clamshells): the rest is here now, and
                 # getting into it was not a rep
                 self._rest_up = y_e[i].copy()
+                self._set_posture(r_e_t[i])
                 self._posture_changed = True
                 out[: i + 1] = 0.0
-        return out
+                far[i] = False
+            if self._lying_z is not None:
+                lying[i] = True
+                frames[i, :, 1] = self._lying_y
+                frames[i, :, 2] = self._lying_z
+        if lying.any():
+            frames[lying, :, 0] = np.cross(frames[lying, :, 1], frames[lying, :, 2])
+        self._lying_frames = frames
+        return out, lying, far
+
+    def _set_posture(self, r_e_t_rest: np.ndarray) -> None:
+        """Side-lying or not, from the thigh's orientation at a rest ``(3, 3)``."""
+        lateral_up = float(r_e_t_rest[2, 2])
+        if abs(lateral_up) < SIDE_LYING_COS:
+            self._lying_z = self._lying_y = None
+            return
+        self._lying_z = np.array([0.0, 0.0, np.sign(lateral_up)])
+        long_h = np.array([r_e_t_rest[0, 1], r_e_t_rest[1, 1], 0.0])
+        if np.linalg.norm(long_h) < 1e-6:      # thigh straight up: any horizontal will do
+            long_h = np.cross(self._lying_z, [1.0, 0.0, 0.0])
+        self._lying_y = long_h / np.linalg.norm(long_h)
 
 
 # ----------------------------------------------------------------------------- pipeline

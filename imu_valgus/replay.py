@@ -17,6 +17,7 @@ from imu_valgus.pipeline import (
     RepCompleted,
 )
 from imu_valgus.recording import RecordingReader
+from imu_valgus.reps import fmt_deg
 
 
 def analyse_recording(path: str | Path, config: PipelineConfig | None = None,
@@ -96,7 +97,7 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"{i:>3} {r['side']:<5} {r['start_s']:>8.2f} {r['end_s']:>7.2f} "
                      f"{r['peak_flexion_deg']:>9.1f} {r['peak_knee_abduction_deg']:>9.1f} "
                      f"{r['knee_abduction_at_peak_flexion_deg']:>9.1f} "
-                     f"{r['peak_fppa_deg']:>6.1f} {r['peak_femoral_ir_deg']:>8.1f} "
+                     f"{fmt_deg(r['peak_fppa_deg']):>6} {fmt_deg(r['peak_femoral_ir_deg']):>8} "
                      f"{r['alerts']:>6}")
     if not report["reps"]:
         lines.append("(no reps found)")

@@ -120,15 +120,16 @@ def rep_summary(start_s: float, end_s: float, t_s: np.ndarray, angles: dict[str,
     ipk = int(np.argmax(flex))
     r = lambda x: round(float(x), 2)  # noqa: E731
     dt = float(np.median(np.diff(tt))) if len(tt) > 1 else 0.0
-    above = (fppa > threshold_deg) & (flex > min_flexion_deg)
-    out = {
+    with np.errstate(invalid="ignore"):
+        above = (fppa > threshold_deg) & (flex > min_flexion_deg)
+    out: dict[str, Any] = {
         "side": side, "task": task,
         "start_s": round(start_s, 3), "end_s": round(end_s, 3),
         "peak_flexion_deg": r(flex[ipk]),
         "peak_knee_abduction_deg": r(np.max(abd)),
         "knee_abduction_at_peak_flexion_deg": r(abd[ipk]),
-        "peak_fppa_deg": r(np.max(fppa)),
-        "peak_femoral_ir_deg": r(np.max(angles["femoral_ir_deg"][m])),
+        "peak_fppa_deg": _peak(fppa),
+        "peak_femoral_ir_deg": _peak(angles["femoral_ir_deg"][m]),
         "time_above_threshold_s": r(np.sum(above) * dt),
         "descent_s": r(tt[ipk] - start_s),
         "ascent_s": r(end_s - tt[ipk]),
@@ -146,6 +147,19 @@ def rep_summary(start_s: float, end_s: float, t_s: np.ndarray, angles: dict[str,
             "tempo_s": r(end_s - start_s),
         })
     return out
+
+
+def _peak(x: np.ndarray) -> float | None:
+    """Largest finite value, rounded; ``None`` when the measure is not defined in the whole
+    rep (IMU-FPPA lying down, femoral rotation while changing posture)."""
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    return round(float(x.max()), 2) if x.size else None
+
+
+def fmt_deg(value: float | None, spec: str = ".1f") -> str:
+    """A per-rep angle for people: ``"–"`` when not defined."""
+    return "–" if value is None else format(value, spec)
 
 
 def rep_summaries(reps: list[tuple[float, float]], t_s: np.ndarray,
@@ -185,8 +199,12 @@ def set_summary(reps: list[dict[str, Any]]) -> dict[str, Any]:
         mine = [r for r in reps if r["side"] == side]
         out["reps"][side] = len(mine)
         if mine:
-            out["mean"][side] = {k: round(float(np.mean([r[k] for r in mine])), 2)
-                                 for k in SET_METRICS if all(k in r for r in mine)}
+            means = {}
+            for k in SET_METRICS:
+                vals = [r[k] for r in mine if r.get(k) is not None]
+                if vals and all(k in r for r in mine):
+                    means[k] = round(float(np.mean(vals)), 2)
+            out["mean"][side] = means
     if len(out["mean"]) == 2:
         left, right = out["mean"]["left"], out["mean"]["right"]
         for k in left:

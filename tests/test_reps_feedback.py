@@ -147,3 +147,53 @@ def test_clamshell_reps_counted_from_the_lying_rest_direction():
     r = run_scenario(Scenario("clamshell", "realistic", "nominal", 1, (("reps", 3),)))
     tp, fp, fn = r.reps["clamshell"]
     assert tp >= 5 and fp == 0 and fn <= 1
+
+
+def test_clamshell_femoral_rotation_is_read_against_the_side_lying_body():
+    """Lying on the side, femoral rotation is hip rotation of a side-lying body (its
+    lateral axis vertical, from gravity: no heading needed), not "relative to
+    standing" (which read ~90° before); the IMU-FPPA, a standing measure, is NaN; while
+    getting down or up the body frame is unknown and femoral rotation is NaN."""
+    from collections import defaultdict
+
+    from imu_valgus.pipeline import (
+        FLAG_POSTURE_CHANGING,
+        FLAG_SIDE_LYING,
+        AngleBlock,
+        Pipeline,
+        PipelineConfig,
+        RepCompleted,
+    )
+    from imu_valgus.simulator import SimulationConfig, simulate
+
+    sim = simulate(SimulationConfig(task="clamshell", side="both", legs="both", seed=3,
+                                    sensor_errors="ideal", radio="ideal", reps=2))
+    pipe = Pipeline(sim.sensors, PipelineConfig(task="clamshell"))
+    blocks, reps = defaultdict(list), []
+    for rec in sim.records:
+        for out in pipe.feed(rec):
+            if isinstance(out, AngleBlock):
+                blocks[out.side].append(out)
+            elif isinstance(out, RepCompleted):
+                reps.append(out.summary)
+    fs = sim.config.sample_rate_hz
+    for side, bl in blocks.items():
+        t = np.concatenate([b.t_s for b in bl])
+        flags = np.concatenate([b.flags for b in bl])
+        fem = np.concatenate([b.femoral_ir_deg for b in bl])
+        fppa = np.concatenate([b.fppa_deg for b in bl])
+        k = np.clip(np.rint(t * fs).astype(int), 0, len(sim.truth_t_s) - 1)
+        true_fem = sim.truth_angles[side]["femoral_ir_deg"][k]
+        lying = (flags & FLAG_SIDE_LYING) > 0
+        assert lying.mean() > 0.5
+        assert np.all(np.isnan(fppa[lying]))
+        assert ((flags & FLAG_POSTURE_CHANGING) > 0).any()
+        both = np.isfinite(fem) & np.isfinite(true_fem) & lying
+        assert both.mean() > 0.3
+        # the exercised (top) leg rotates outwards by tens of degrees in each rep
+        assert np.ptp(true_fem[both]) > 10.0
+        rms = np.sqrt(np.mean((fem[both] - true_fem[both]) ** 2))
+        assert rms < 1.5, (side, rms)
+    clam = [r for r in reps if r["task"] == "clamshell"]
+    assert clam and all(r["peak_fppa_deg"] is None for r in clam)
+    assert all(r["peak_femoral_ir_deg"] is not None for r in clam)

@@ -27,6 +27,7 @@ from imu_valgus.pipeline import (
     Output,
     RepCompleted,
 )
+from imu_valgus.reps import fmt_deg
 
 COLOURS = {"flexion": "#1f77b4", "abduction": "#d62728", "fppa": "#ff7f0e", "ir": "#2ca02c"}
 FLASH_MS = 400
@@ -227,8 +228,8 @@ class Dashboard(QtWidgets.QMainWindow):
         self.reps.insertRow(row)
         vals = [r["side"], f"{r['start_s']:.2f}", f"{r['end_s']:.2f}",
                 f"{r['peak_flexion_deg']:.1f}", f"{r['peak_knee_abduction_deg']:.1f}",
-                f"{r['knee_abduction_at_peak_flexion_deg']:.1f}", f"{r['peak_fppa_deg']:.1f}",
-                f"{r['peak_femoral_ir_deg']:.1f}", str(r["alerts"])]
+                f"{r['knee_abduction_at_peak_flexion_deg']:.1f}", fmt_deg(r['peak_fppa_deg']),
+                fmt_deg(r['peak_femoral_ir_deg']), str(r["alerts"])]
         for col, v in enumerate(vals):
             item = QtWidgets.QTableWidgetItem(v)
             if col == 8 and r["alerts"]:

@@ -214,6 +214,12 @@ def simulate(config: SimulationConfig) -> Simulation:
     orientations = {"pelvis": Q.from_matrix(pose.r_e_pelvis)}
     # the IMU-FPPA is a standing measure: undefined lying on the side or on all fours
     not_upright = (np.abs(ch["posture_roll_deg"]) + np.abs(ch["posture_pitch_deg"])) > 1.0
+    # femoral rotation is measured in the body's reference frame; while the whole body
+    # rolls onto its side or gets up again (no pelvis sensor), the product cannot know
+    # that frame, and reports no femoral rotation: the truth leaves it undefined too
+    rate_deg_s = (np.abs(np.gradient(ch["posture_roll_deg"]))
+                  + np.abs(np.gradient(ch["posture_pitch_deg"]))) * fs
+    changing_posture = rate_deg_s > 1.0
     for side in sides:
         leg = pose.legs[side]
         knee = knee_angles(leg.r_e_t, leg.r_e_k, side)
@@ -223,7 +229,7 @@ def simulate(config: SimulationConfig) -> Simulation:
             "knee_abduction_deg": knee.abduction_deg,
             "fppa_deg": np.where(not_upright, np.nan, frontal_plane_projection_angle(
                 r_e_ref, leg.r_e_t, leg.r_e_k, side)),
-            "femoral_ir_deg": hip.internal_rotation_deg,
+            "femoral_ir_deg": np.where(changing_posture, np.nan, hip.internal_rotation_deg),
         }
         for seg, r in (("thigh", leg.r_e_t), ("shank", leg.r_e_k), ("foot", leg.r_e_f)):
             orientations[f"{side}_{seg}"] = Q.from_matrix(r)
@@ -294,7 +300,7 @@ def truth_report(t_s: np.ndarray, angles: dict[str, dict[str, np.ndarray]], plan
         a = {k: v[keep] for k, v in a_all.items()}
         measures = {"fppa": np.nan_to_num(a["fppa_deg"], nan=-90.0),
                     "knee_abduction": a["knee_abduction_deg"],
-                    "femoral_ir": a["femoral_ir_deg"]}
+                    "femoral_ir": np.nan_to_num(a["femoral_ir_deg"], nan=-90.0)}
         for s0, s1, task in segs:
             m = (t >= s0) & (t < s1)
             if not m.any():
