@@ -113,4 +113,5 @@ def test_live_dashboard_on_simulated_ble_sensors_records_what_it_shows(tmp_path)
     rep = subprocess.run([sys.executable, "-m", "imu_valgus", "replay", str(rec), "--format",
                           "json"], capture_output=True, text=True, timeout=120)
     report = json.loads(rep.stdout)
-    assert len(report["reps"]) == 1 and report["calibration"][0]["quality"] > 0.8
+    assert len(report["reps"]) == 1 and report["calibration"][0]["quality"] > 0.8, (
+        report["reps"], report["calibration"], r.stdout[-2000:])
