@@ -84,7 +84,8 @@ class TaskRecognitionParams:
     standing_range_max_deg: float = 10.0
     lifted_flexion_min_deg: float = 25.0  # free leg of a single-leg squat: knee bent ...
     lifted_tilt_min_deg: float = 20.0     # ... or thigh/shank off vertical
-    free_leg_range_ratio_max: float = 0.5
+    symmetry_max_deg: float = 15.0       # squat: mean |left − right| flexion; a single-leg
+    #                                      squat's free leg is held ~40–90° from the other
     # gait (lit)
     gait_flexion_rate_min_deg_s: float = 170.0   # swing 300–400 °/s; squats < 150 °/s
     bilateral_corr_min: float = 0.5      # squat ≈ +1, gait ≈ 0 or negative
@@ -133,6 +134,7 @@ class _LegBins:
     pend_k: int | None = None
     pend_sum: np.ndarray | None = None
     pend_n: int = 0
+    first_k: int | None = None
 
     def push(self, kk: np.ndarray, vals: np.ndarray) -> None:
         if self.pend_k is not None:
@@ -145,6 +147,8 @@ class _LegBins:
         sums = np.add.reduceat(vals * w[:, None], starts, axis=0)
         counts = np.add.reduceat(w, starts)
         ks = kk[starts]
+        if self.first_k is None:
+            self.first_k = int(ks[0])
         self.pend_k, self.pend_sum, self.pend_n = int(ks[-1]), sums[-1], int(counts[-1])
         if len(ks) > 1:
             self.k.append(ks[:-1])
@@ -254,27 +258,31 @@ def classify_window(legs: dict[str, dict], p: TaskRecognitionParams,
             corr < p.bilateral_corr_min - 0.2 and not any(
                 x["thigh_tilt_med"] > p.horizontal_tilt_min_deg for x in f):
         return "walking", "both", 0.6
-    # 5. both knees bend together: squat (unless getting up from or down to the floor: the
-    #    feet stay flat in a squat, so the shank tilts at most ~45° (ankle dorsiflexion))
+    # 5. both knees bend together and alike: squat (unless getting up from or down to the
+    #    floor: the feet stay flat in a squat, so the shank tilts at most ~45°, the ankle's
+    #    dorsiflexion range)
+    asym = _asymmetry(legs) if both else np.nan
     if both and len(bending) == 2 and corr >= p.bilateral_corr_min and \
-            min(ranges.values()) > p.free_leg_range_ratio_max * max(ranges.values()):
+            asym <= p.symmetry_max_deg:
         if floor_recently or max(x["shank_tilt_p95"] for x in f) > p.horizontal_tilt_min_deg:
             return UNKNOWN, "", p.unknown_score
         return "squat", "both", _ramp(corr - p.bilateral_corr_min, 0.3)
-    # 6. single-leg squat: one leg bends, the other is held off the floor
+    # 6. single-leg squat: the knees differ and one leg is held off the floor (knee bent
+    #    or thigh/shank off vertical); the stance leg is the straight one between reps,
+    #    the one that bends during them
     lifted = {s: x["flex_med"] > p.lifted_flexion_min_deg
-              or x["thigh_tilt_med"] > p.lifted_tilt_min_deg for s, x in legs.items()}
-    if both:
-        a, b = sides
-        for stance, free in ((a, b), (b, a)):
-            if stance in bending and lifted[free] and \
-                    ranges[free] < p.free_leg_range_ratio_max * ranges[stance]:
-                return "single-leg-squat", stance, 1.0
-            # standing on one leg, the other lifted, between or before reps
-            if lifted[free] and not lifted[stance] and \
-                    legs[stance]["stand_flex_p95"] < p.standing_flexion_max_deg:
-                return "single-leg-squat", stance, 0.7
-    elif bending:
+              or x["thigh_tilt_med"] > p.lifted_tilt_min_deg
+              or x["shank_tilt_med"] > p.lifted_tilt_min_deg for s, x in legs.items()}
+    if both and asym > p.symmetry_max_deg and any(lifted.values()) and \
+            not all(x["thigh_tilt_med"] > p.horizontal_tilt_min_deg for x in f):
+        straight = [s for s in sides if not lifted[s]
+                    and legs[s]["stand_flex_p95"] < p.standing_flexion_max_deg]
+        if len(straight) == 1:
+            return "single-leg-squat", straight[0], 0.8
+        stance = max(sides, key=lambda s: legs[s]["stand_flex_range"])
+        if legs[stance]["stand_flex_range"] > p.bend_range_min_deg:
+            return "single-leg-squat", stance, 1.0
+    if not both and bending:
         # one leg measured: a knee-bending exercise; single-leg squat assumed (sensors on
         # one leg are worn for a unilateral test)
         return "single-leg-squat", sides[0], 0.6
@@ -289,6 +297,13 @@ def classify_window(legs: dict[str, dict], p: TaskRecognitionParams,
 def _seated_now(legs: dict[str, dict], p: TaskRecognitionParams) -> bool:
     n = max(1, int(round(p.posture_window_s * p.feature_rate_hz)))
     return all(bool(np.any(x["seated"][-n:])) for x in legs.values())
+
+
+def _asymmetry(legs: dict[str, dict]) -> float:
+    """Mean |left − right| knee flexion (°) over the window's common instants."""
+    a, b = legs.values()
+    _, ia, ib = np.intersect1d(a["k"], b["k"], return_indices=True)
+    return float(np.mean(np.abs(a["flex"][ia] - b["flex"][ib]))) if len(ia) else np.nan
 
 
 def _mover(legs: dict[str, dict]) -> str:
@@ -370,7 +385,8 @@ class TaskRecognizer:
         if not lasts:
             return []
         if self._next_k is None:
-            self._next_k = (min(lasts.values()) // step + 1) * step
+            first = min(self._legs[s].first_k for s in lasts)
+            self._next_k = (first // step + 1) * step
         out: list[TaskRecognised] = []
         while True:
             kd = self._next_k
