@@ -52,12 +52,13 @@ def run(args: argparse.Namespace) -> int:
     rule = replace(AlertRule(), threshold_deg=args.threshold_deg,
                    hysteresis_deg=args.hysteresis_deg, dwell_s=args.dwell_ms / 1000.0,
                    min_flexion_deg=args.min_flexion_deg)
-    if args.task and args.task not in TASK_CHOICES:
+    task = getattr(args, "task", "")       # callers building their own Namespace (demo)
+    if task and task not in TASK_CHOICES:
         from imu_valgus.errors import ConfigError
-        raise ConfigError(f"unknown task {args.task!r}; choose one of: "
+        raise ConfigError(f"unknown task {task!r}; choose one of: "
                           + ", ".join(TASK_CHOICES))
     report = analyse_recording(args.recording, PipelineConfig(alert_rule=rule,
-                                                              task=args.task))
+                                                              task=task))
     if args.format == "json":
         print(json.dumps(report, indent=2))
     else:
