@@ -52,6 +52,13 @@ from imu_valgus.reps import (
     thigh_excursion_deg,
 )
 from imu_valgus.slip import SlipMonitor
+from imu_valgus.taskrec import (
+    AUTO_TASK,
+    EXERCISE_TASKS,
+    TaskRecognised,
+    TaskRecognitionParams,
+    TaskRecognizer,
+)
 from imu_valgus.timesync import ClockSync
 
 STANDING_START = "calibration.standing.start"
@@ -113,7 +120,8 @@ class PipelineConfig:
     calibration_method: str = "2dof"
     max_interpolated_gap_s: float = 0.5
     auto_calibration_after_s: float = 3.0
-    task: str = ""
+    task: str = ""                           # "auto": recognised (imu_valgus.taskrec)
+    task_recognition: TaskRecognitionParams | None = None   # task="auto" only; None: defaults
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -131,6 +139,8 @@ class AngleBlock:
     flags: np.ndarray | None = None           # (N,) int, FLAG_* bits
     thigh_excursion_deg: np.ndarray | None = None   # hip exercises only
     fppa_sensitivity: np.ndarray | None = None      # (N,) °FPPA per ° heading error
+    thigh_up: np.ndarray | None = None    # (N, 3) earth's up in the thigh frame (x ant, y sup)
+    shank_up: np.ndarray | None = None    # (N, 3) earth's up in the shank frame (heading-free)
 
 
 @dataclass(frozen=True)
@@ -184,7 +194,7 @@ class DataIssue:
 
 
 Output = (AngleBlock | Calibrated | CalibrationFailed | RepCompleted | Alert | DataIssue
-          | FeedbackAction | SensorSlip)
+          | FeedbackAction | SensorSlip | TaskRecognised)
 
 
 # ----------------------------------------------------------------------------- per sensor
@@ -512,7 +522,7 @@ class _Leg:
             flags[lying] |= FLAG_SIDE_LYING
             flags[changing] |= FLAG_POSTURE_CHANGING
         block = replace(block, flags=flags, thigh_excursion_deg=excursion,
-                        fppa_sensitivity=sens)
+                        fppa_sensitivity=sens, thigh_up=r_e_t[:, 2, :], shank_up=r_e_k[:, 2, :])
         out: list[Output] = [block]
         out.extend(SensorSlip(ts, self.side, loc, msg) for ts, loc, msg in
                    self.slip.update(t, thigh[:, 4:7], shank[:, 4:7], knee.flexion_deg))
@@ -651,6 +661,31 @@ class Pipeline:
                 missing = "shank" if "thigh" in segs else "thigh"
                 self.notes.append(f"{side} leg has no {missing} sensor: its angles cannot "
                                   "be computed")
+        self.recognizer: TaskRecognizer | None = None
+        self.therapist_task = False
+        if self.config.task == AUTO_TASK:
+            self._start_recognition()
+
+    def _start_recognition(self) -> None:
+        """Automatic task recognition (``task="auto"``): the recognised task sets the legs'
+        task as a therapist's choice would, until a therapist's ``task.start`` says otherwise."""
+        self.recognizer = self.recognizer or TaskRecognizer(self.config.task_recognition)
+        self.therapist_task = False
+        task = self.recognizer.task
+        for leg in self.legs.values():
+            leg.set_task(task if task in EXERCISE_TASKS else "")
+
+    def _recognise(self, outputs: list[Output]) -> list[Output]:
+        out: list[Output] = []
+        for o in outputs:
+            if isinstance(o, AngleBlock):
+                for change in self.recognizer.update_block(o):
+                    out.append(change)
+                    if not self.therapist_task and change.task in EXERCISE_TASKS and \
+                            any(leg.task != change.task for leg in self.legs.values()):
+                        for leg in self.legs.values():
+                            leg.set_task(change.task)
+        return out
 
     def feed(self, record: Record) -> list[Output]:
         if isinstance(record, Notification):
@@ -663,6 +698,10 @@ class Pipeline:
             self.markers[event.name] = event.host_time_s
         elif event.name == TASK_START:
             task = str(event.data.get("task", ""))
+            if task == AUTO_TASK:
+                self._start_recognition()
+                return []
+            self.therapist_task = True         # a therapist's choice wins over recognition
             for leg in self.legs.values():
                 leg.set_task(task)
         return []
@@ -684,7 +723,10 @@ class Pipeline:
         grid = lg.sync.pop_grid()
         if grid is not None:
             tg, (thigh, shank) = grid
-            out.extend(lg.process(tg, thigh, shank))
+            new = lg.process(tg, thigh, shank)
+            out.extend(new)
+            if self.recognizer is not None:
+                out.extend(self._recognise(new))
         return out
 
     def stats(self) -> dict[str, SensorStats]:

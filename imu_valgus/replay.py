@@ -15,6 +15,7 @@ from imu_valgus.pipeline import (
     Pipeline,
     PipelineConfig,
     RepCompleted,
+    TaskRecognised,
 )
 from imu_valgus.recording import RecordingReader
 from imu_valgus.reps import fmt_deg
@@ -41,6 +42,7 @@ def analyse_recording(path: str | Path, config: PipelineConfig | None = None,
     calib: list[dict[str, Any]] = []
     issues: dict[str, int] = {}
     issue_examples: list[str] = []
+    recognised: list[dict[str, Any]] = []
     n = 0
     for rec in reader.records():
         for out in pipe.feed(rec):
@@ -56,6 +58,9 @@ def analyse_recording(path: str | Path, config: PipelineConfig | None = None,
             elif isinstance(out, CalibrationFailed):
                 calib.append({"side": out.side, "t_s": round(out.t_s, 3), "quality": 0.0,
                               "messages": [out.message]})
+            elif isinstance(out, TaskRecognised):
+                recognised.append({"t_s": round(out.t_s, 3), "task": out.task,
+                                   "side": out.side, "confidence": round(out.confidence, 2)})
             elif isinstance(out, DataIssue):
                 issues[out.kind] = issues.get(out.kind, 0) + 1
                 if len(issue_examples) < 5:
@@ -69,7 +74,7 @@ def analyse_recording(path: str | Path, config: PipelineConfig | None = None,
     if not calib:
         warnings.append("no calibration was found in this recording: angles, reps and "
                         "alerts need quiet standing followed by a few knee bends")
-    return {
+    report = {
         "recording": reader.path.name,
         "athlete": meta.get("athlete", ""),
         "task": task,
@@ -80,12 +85,20 @@ def analyse_recording(path: str | Path, config: PipelineConfig | None = None,
         "sensors": {loc: asdict(s) for loc, s in pipe.stats().items()},
         "warnings": warnings,
     }
+    if pipe.recognizer is not None:
+        report["recognised_tasks"] = recognised
+    return report
 
 
 def format_report(report: dict[str, Any]) -> str:
     """Readable per-rep table for a terminal."""
     lines = [f"Recording: {report['recording']}   task: {report['task'] or '?'}"
              + (f"   athlete: {report['athlete']}" if report.get("athlete") else "")]
+    if "recognised_tasks" in report:
+        lines.append("Recognised tasks: " + (", ".join(
+            f"{r['t_s']:.1f} s {r['task']}" + (f" ({r['side']})" if r["side"] not in
+                                                ("", "both") else "")
+            for r in report["recognised_tasks"]) or "none"))
     for c in report["calibration"]:
         lines.append(f"Calibration {c['side']} leg at {c['t_s']:.1f} s: quality "
                      f"{c['quality']:.2f}" + "".join(f"\n  ! {m}" for m in c["messages"]))

@@ -9,6 +9,9 @@ from pathlib import Path
 
 from imu_valgus.commands._common import RAW
 
+TASK_CHOICES = ("auto", "squat", "single-leg-squat", "stair-ascent", "stair-descent",
+                "walking", "sit-to-stand", "clamshell", "hydrant")
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser(
@@ -18,11 +21,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "abduction (Grood & Suntay), IMU frontal-plane projection angle and femoral rotation "
         "per rep, and the valgus alerts that would have fired.",
         epilog="example:\n  imu-valgus replay recordings/demo-left-single-leg-squat.ivr\n"
-        "  imu-valgus replay session.ivr --format json > report.json",
+        "  imu-valgus replay session.ivr --format json > report.json\n"
+        "  imu-valgus replay session.ivr --task auto     # recognise the exercises",
         formatter_class=RAW)
     r.add_argument("recording", type=Path, metavar="FILE", help="recording (.ivr)")
     r.add_argument("--format", choices=("table", "json"), default="table",
                    help="table for people, json for scripts (default: %(default)s)")
+    r.add_argument("--task", default="", metavar="TASK",
+                   help="task for rep and alert rules: one of " + ", ".join(TASK_CHOICES)
+                   + "; 'auto' recognises the exercise from the movement (quiet standing, "
+                   "walking, stairs up/down, squat, single-leg squat, sit-to-stand, clamshell, "
+                   "hydrant; docs/task-recognition.md). Task changes recorded by the "
+                   "therapist (task.start events) always win. Default: the recording's task")
     r.add_argument("--threshold-deg", type=float, default=12.0, metavar="DEG",
                    help="valgus alert when the IMU-FPPA exceeds this, degrees (default: 12)")
     r.add_argument("--hysteresis-deg", type=float, default=3.0, metavar="DEG",
@@ -42,7 +52,13 @@ def run(args: argparse.Namespace) -> int:
     rule = replace(AlertRule(), threshold_deg=args.threshold_deg,
                    hysteresis_deg=args.hysteresis_deg, dwell_s=args.dwell_ms / 1000.0,
                    min_flexion_deg=args.min_flexion_deg)
-    report = analyse_recording(args.recording, PipelineConfig(alert_rule=rule))
+    task = getattr(args, "task", "")       # callers building their own Namespace (demo)
+    if task and task not in TASK_CHOICES:
+        from imu_valgus.errors import ConfigError
+        raise ConfigError(f"unknown task {task!r}; choose one of: "
+                          + ", ".join(TASK_CHOICES))
+    report = analyse_recording(args.recording, PipelineConfig(alert_rule=rule,
+                                                              task=task))
     if args.format == "json":
         print(json.dumps(report, indent=2))
     else:

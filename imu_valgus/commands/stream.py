@@ -53,7 +53,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--dashboard", action="store_true",
                    help="show the live dashboard window instead of the terminal view")
     s.add_argument("--task", default="single-leg-squat",
-                   help="task name stored in the recording (default: %(default)s)")
+                   help="task for rep and alert rules, stored in the recording; 'auto' "
+                   "recognises the exercise from the movement (walking, stairs up/down, "
+                   "squat, single-leg squat, sit-to-stand, clamshell, hydrant; "
+                   "docs/task-recognition.md) and replays the same way (default: %(default)s)")
     add_registry_option(s)
     add_simulation_options(s)
     s.set_defaults(run=run)
