@@ -5,7 +5,7 @@ therapist's ``task.start`` events removed; the recognised label at each 50 ms in
 the first angle output to the end is compared with the simulator's task blocks (a turn
 counts as walking; the calibration is not scored: there are no angles yet).
 
-    PYTHONPATH=. python benchmarks/task_recognition.py                 # ideal + realistic, seeds 1-3
+    PYTHONPATH=. python benchmarks/task_recognition.py  # ideal+realistic, seeds 1-3
     PYTHONPATH=. python benchmarks/task_recognition.py --errors realistic --seeds 4
 
 Prints, per run: per-sample accuracy, label changes per minute (truth's in brackets);
