@@ -84,9 +84,10 @@ FLAG_NEAR_EXTENSION = 8
 """Knee flexion below 20°: frontal-plane angles (abduction, IMU-FPPA) are small and mostly
 posture; read them while the knee is bent."""
 FLAG_FPPA_ILL_DEFINED = 16
-"""IMU-FPPA ill-defined: a 1° heading error moves it by more than the valgus rule's
-``max_fppa_sensitivity`` (1.5°) — deep hip flexion (sitting, deep squats, high steps)
-shortens the thigh's frontal projection.  Valgus alerts hold here."""
+"""IMU-FPPA ill-defined: the heading uncertainty times the projection's sensitivity to it
+could move it by more than the valgus rule's ``max_fppa_error_deg`` (3.6°) — deep hip
+flexion (sitting; deep squats or high steps long after the last upright rest) shortens
+the thigh's frontal projection.  Valgus alerts hold here."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ class AngleBlock:
     flags: np.ndarray | None = None           # (N,) int, FLAG_* bits
     thigh_excursion_deg: np.ndarray | None = None   # hip exercises only
     fppa_sensitivity: np.ndarray | None = None      # (N,) °FPPA per ° heading error
+    fppa_error_deg: np.ndarray | None = None        # (N,) sensitivity × heading uncertainty
 
 
 @dataclass(frozen=True)
@@ -481,20 +483,21 @@ class _Leg:
         if self.slip.suspected:
             flags |= FLAG_SLIP_SUSPECTED
         flags[knee.flexion_deg < 20.0] |= FLAG_NEAR_EXTENSION
-        max_sens = self.config.alert_rule.max_fppa_sensitivity
-        if max_sens is not None:
-            flags[sens > max_sens] |= FLAG_FPPA_ILL_DEFINED
+        fppa_err = sens * self.heading.uncertainty_deg
+        max_err = self.config.alert_rule.max_fppa_error_deg
+        if max_err is not None:
+            flags[fppa_err > max_err] |= FLAG_FPPA_ILL_DEFINED
         excursion = None
         if self.task in HIP_EXERCISES:
             excursion = self._excursion(r_e_t[:, :, 1], thigh[:, 4:7])
         block = replace(block, flags=flags, thigh_excursion_deg=excursion,
-                        fppa_sensitivity=sens)
+                        fppa_sensitivity=sens, fppa_error_deg=fppa_err)
         out: list[Output] = [block]
         out.extend(SensorSlip(ts, self.side, loc, msg) for ts, loc, msg in
                    self.slip.update(t, thigh[:, 4:7], shank[:, 4:7], knee.flexion_deg))
         measures = {"fppa": fppa, "knee_abduction": knee.abduction_deg,
                     "femoral_ir": hip.internal_rotation_deg}
-        alerts, actions = self.feedback.update(t, knee.flexion_deg, measures, sens)
+        alerts, actions = self.feedback.update(t, knee.flexion_deg, measures, fppa_err)
         for ta, kind, value, delivered in alerts:
             self._alert_times.append(ta)
             out.append(Alert(ta, self.side, kind, value, delivered))
