@@ -8,9 +8,11 @@ Three layers, each pure and streaming:
    than a gate (so that standing never alarms); re-armed below threshold −
    hysteresis or when the knee straightens.  One excursion, one alert.
    IMU-FPPA rules also hold (neither fire nor re-arm) where the projection is
-   ill-defined: more than ``max_fppa_sensitivity`` degrees of IMU-FPPA per
-   degree of heading error (deep hip flexion; see
-   :func:`imu_valgus.kinematics.fppa_heading_sensitivity`).
+   ill-conditioned for the heading known at that moment: where the IMU-FPPA
+   error a heading error could cause (sensitivity × heading uncertainty, see
+   :func:`imu_valgus.kinematics.fppa_heading_sensitivity` and
+   :attr:`imu_valgus.heading.HeadingTracker.uncertainty_deg`) exceeds
+   ``max_fppa_error_deg`` (sitting; deep flexion long after the last rest).
    In *baseline* mode the threshold is the athlete's own baseline plus a
    margin (FIELD_NOTES §1: "baseline + 8°", about the smallest detectable
    difference of the FPPA, Munro et al. 2012).
@@ -64,14 +66,16 @@ class AlertRule:
         ``baseline_deg + baseline_margin_deg`` instead of ``threshold_deg``.
     baseline_margin_deg:
         Margin above the personal baseline, degrees.
-    max_fppa_sensitivity:
-        IMU-FPPA rules only: the measure counts only where a 1° error of the
-        reference heading moves the IMU-FPPA by at most this many degrees
-        (``tan θ_thigh + tan θ_shank`` of the sagittal inclinations).  1.5: with
-        the ~2.5° heading uncertainty of 6D fusion between rests the IMU-FPPA
-        error stays below ~3.6°, the gap between the controls' mean FPPA (8.4°)
-        and the 12° threshold; a single-leg squat to 65–75° stays below ~1.4,
-        sitting (thigh near horizontal) reaches 4 and more.  ``None``: no gate.
+    max_fppa_error_deg:
+        IMU-FPPA rules only: a sample counts only where the IMU-FPPA error that
+        the current reference-heading uncertainty can cause (the pipeline's
+        ``fppa_error_deg``: ``(tan θ_thigh + tan θ_shank)`` of the sagittal
+        inclinations × the heading uncertainty) is at most this, degrees.  3.6°:
+        the gap between the controls' mean FPPA (8.4°) and the 12° threshold, so
+        a heading error alone cannot lift a control's knee over the threshold.
+        Right after an upright rest (heading known to ~1°) this admits squats
+        to 90° (sensitivity ~2); seated (sensitivity 4 and more) is always held,
+        and so is deep flexion long after the last rest.  ``None``: no gate.
     """
 
     threshold_deg: float = 12.0
@@ -82,7 +86,7 @@ class AlertRule:
     measure: str = "fppa"
     baseline_deg: float | None = None
     baseline_margin_deg: float = 8.0
-    max_fppa_sensitivity: float | None = 1.5
+    max_fppa_error_deg: float | None = 3.6
 
     def __post_init__(self) -> None:
         if self.measure not in MEASURES:
@@ -116,12 +120,13 @@ class AlertDetector:
         self.rule = rule
 
     def update(self, t_s: np.ndarray, flexion_deg: np.ndarray,
-               measure_deg: np.ndarray, fppa_sensitivity: np.ndarray | None = None
+               measure_deg: np.ndarray, fppa_error_deg: np.ndarray | None = None
                ) -> list[float]:
         """Alert times (s) among the samples ``t_s`` (``(N,)``, with ``(N,)`` angles).
 
-        ``fppa_sensitivity`` ``(N,)``: see :attr:`AlertRule.max_fppa_sensitivity`
-        (IMU-FPPA rules; ``None``: every sample counts).
+        ``fppa_error_deg`` ``(N,)``: bound on the IMU-FPPA error from the heading
+        uncertainty, degrees; see :attr:`AlertRule.max_fppa_error_deg` (IMU-FPPA
+        rules; ``None``: every sample counts).
         """
         r = self.rule
         thr = r.effective_threshold_deg
@@ -129,11 +134,10 @@ class AlertDetector:
         armed, since = self._armed, self._above_since
         rearm = thr - r.hysteresis_deg
         n = len(np.asarray(t_s))
-        if fppa_sensitivity is None or r.measure != "fppa" or r.max_fppa_sensitivity is None:
+        if fppa_error_deg is None or r.measure != "fppa" or r.max_fppa_error_deg is None:
             defined = [True] * n
         else:
-            defined = (np.asarray(fppa_sensitivity, float)
-                       <= r.max_fppa_sensitivity).tolist()
+            defined = (np.asarray(fppa_error_deg, float) <= r.max_fppa_error_deg).tolist()
         for t, f, m, ok in zip(np.asarray(t_s, float).tolist(),
                                np.asarray(flexion_deg, float).tolist(),
                                np.asarray(measure_deg, float).tolist(), defined, strict=True):
@@ -158,9 +162,9 @@ class AlertDetector:
 
 def detect_alerts(t_s: np.ndarray, flexion_deg: np.ndarray, measure_deg: np.ndarray,
                   rule: AlertRule | None = None,
-                  fppa_sensitivity: np.ndarray | None = None) -> list[float]:
+                  fppa_error_deg: np.ndarray | None = None) -> list[float]:
     """Alert times of whole series."""
-    return AlertDetector(rule).update(t_s, flexion_deg, measure_deg, fppa_sensitivity)
+    return AlertDetector(rule).update(t_s, flexion_deg, measure_deg, fppa_error_deg)
 
 
 # ----------------------------------------------------------------------------- schedules
@@ -375,13 +379,13 @@ class FeedbackEngine:
                     np.median(self._peaks[m][: self.config.baseline_reps]))))
 
     def update(self, t_s: np.ndarray, flexion_deg: np.ndarray,
-               measures_deg: dict[str, np.ndarray], fppa_sensitivity: np.ndarray | None = None
+               measures_deg: dict[str, np.ndarray], fppa_error_deg: np.ndarray | None = None
                ) -> tuple[list[tuple[float, str, float, bool]], list[FeedbackAction]]:
         alerts, actions = [], []
         t = np.asarray(t_s, float)
         for det in self.detectors:
             m = measures_deg[det.rule.measure]
-            for ta in det.update(t, flexion_deg, m, fppa_sensitivity):
+            for ta in det.update(t, flexion_deg, m, fppa_error_deg):
                 i = min(int(np.searchsorted(t, ta)), len(t) - 1)
                 v = float(m[i])
                 ok = self.gate.deliver(v, det.rule.effective_threshold_deg)

@@ -33,6 +33,10 @@ turn is followed within about a second.  Exercises (squats, single-leg squats)
 are done on planted feet, where the femoral rotation *is* the measure, so
 ``ψ_P`` is not followed there.
 
+The tracker also keeps a bound on the error of ``ψ_P`` (``uncertainty_deg``): the
+anchor's uncertainty after an upright rest, growing with the fusion's heading drift
+between rests; the valgus rule uses it to hold where the IMU-FPPA is ill-conditioned.
+
 Everything here is causal and per sample, so block boundaries do not change
 the result (live and replay agree).
 """
@@ -71,6 +75,14 @@ class HeadingParams:
         The part of the thigh-heading difference beyond ``±follow_band_deg`` (more
         than a stride's hip and pelvic rotation: a turn) is followed with the much
         shorter ``follow_fast_tau_s``, so that ``P`` keeps up with a turn on the spot.
+    anchor_uncertainty_deg, drift_deg_s, follow_uncertainty_deg:
+        The uncertainty model of the reference heading (see
+        :attr:`HeadingTracker.uncertainty_deg`): how well an upright rest fixes it
+        (standing hip and knee rotation repeat to about a degree; the calibration
+        defines them as 0), how fast it drifts between rests (the 6D fusion's
+        steady-state gyroscope-bias uncertainty in motion, 0.1 °/s, ``docs/fusion.md``),
+        and how well following the thigh in gait fixes it (a stride's thigh axial
+        rotation relative to the direction of travel: a few degrees).
     """
 
     max_tilt_deg: float = 12.0
@@ -81,6 +93,9 @@ class HeadingParams:
     follow_tau_s: float = 0.5
     follow_band_deg: float = 10.0
     follow_fast_tau_s: float = 0.05
+    anchor_uncertainty_deg: float = 1.0
+    drift_deg_s: float = 0.1
+    follow_uncertainty_deg: float = 2.5
 
 
 @dataclass
@@ -91,6 +106,7 @@ class HeadingState:
     psi_p_rad: float
     last_anchor_s: float
     upright_samples: int = 0
+    uncertainty_rad: float = math.radians(HeadingParams.anchor_uncertainty_deg)
 
 
 def wrap_rad(a):
@@ -119,7 +135,15 @@ class HeadingTracker:
                  params: HeadingParams | None = None) -> None:
         self.params = params or HeadingParams()
         self.fs_hz = float(fs_hz)
-        self.state = HeadingState(float(delta_rad), float(psi_p_rad), float(t0_s))
+        self.state = HeadingState(float(delta_rad), float(psi_p_rad), float(t0_s),
+                                  uncertainty_rad=math.radians(
+                                      self.params.anchor_uncertainty_deg))
+        self.uncertainty_deg = np.empty(0)
+        """``(N,)`` bound on the reference-heading error of each sample of the last
+        :meth:`update` block, degrees: the anchor's uncertainty, growing with the
+        fusion's heading drift between rests, pulled back towards the anchor's at
+        upright rests (and towards ``follow_uncertainty_deg`` while following in
+        gait) with the same time constants as the headings themselves."""
 
     def snapshot(self) -> HeadingState:
         return replace(self.state)
@@ -184,21 +208,32 @@ class HeadingTracker:
         kf = 1.0 - math.exp(-1.0 / (pr.follow_tau_s * self.fs_hz))
         kff = 1.0 - math.exp(-1.0 / (pr.follow_fast_tau_s * self.fs_hz))
         band = math.radians(pr.follow_band_deg)
-        d, p_ = st.delta_rad, st.psi_p_rad
+        s_anchor = math.radians(pr.anchor_uncertainty_deg)
+        s_follow = math.radians(pr.follow_uncertainty_deg)
+        s_grow = math.radians(pr.drift_deg_s) / self.fs_hz
+        sig = np.empty(n)
+        d, p_, s_ = st.delta_rad, st.psi_p_rad, st.uncertainty_rad
         for i, (u, fo, ht, hk) in enumerate(zip(up.tolist(), fol, h_t.tolist(),
                                                 h_k.tolist(), strict=True)):
             delta[i] = d
             psi[i] = p_
+            sig[i] = s_
             if u:
                 d += k * float(wrap_rad(ht - hk - d))
                 p_ += k * float(wrap_rad(ht - p_))
+                s_ += k * (s_anchor - s_)
             elif fo:
                 e = float(wrap_rad(ht - p_))
                 p_ += kf * e + kff * (e - min(max(e, -band), band))
+                s_ += s_grow + kf * (s_follow - s_)
+            else:
+                s_ += s_grow
         if up.any():
             st.last_anchor_s = float(np.asarray(t_s)[np.flatnonzero(up)[-1]])
             st.upright_samples += int(up.sum())
         st.delta_rad, st.psi_p_rad = float(wrap_rad(d)), float(wrap_rad(p_))
+        st.uncertainty_rad = s_
+        self.uncertainty_deg = np.degrees(sig)
         return delta, psi, up
 
     def stale(self, t_s: np.ndarray) -> np.ndarray:

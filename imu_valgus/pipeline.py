@@ -91,9 +91,10 @@ FLAG_NEAR_EXTENSION = 8
 """Knee flexion below 20°: frontal-plane angles (abduction, IMU-FPPA) are small and mostly
 posture; read them while the knee is bent."""
 FLAG_FPPA_ILL_DEFINED = 16
-"""IMU-FPPA ill-defined: a 1° heading error moves it by more than the valgus rule's
-``max_fppa_sensitivity`` (1.5°) — deep hip flexion (sitting, deep squats, high steps)
-shortens the thigh's frontal projection.  Valgus alerts hold here."""
+"""IMU-FPPA ill-defined: the heading uncertainty times the projection's sensitivity to it
+could move it by more than the valgus rule's ``max_fppa_error_deg`` (3.6°) — deep hip
+flexion (sitting; deep squats or high steps long after the last upright rest) shortens
+the thigh's frontal projection.  Valgus alerts hold here."""
 FLAG_SIDE_LYING = 32
 """Lying on the side (a clamshell set): femoral rotation and hip adduction are read against
 a side-lying body (the pelvis's lateral axis vertical), hip flexion against the set's
@@ -141,6 +142,7 @@ class AngleBlock:
     fppa_sensitivity: np.ndarray | None = None      # (N,) °FPPA per ° heading error
     thigh_up: np.ndarray | None = None    # (N, 3) earth's up in the thigh frame (x ant, y sup)
     shank_up: np.ndarray | None = None    # (N, 3) earth's up in the shank frame (heading-free)
+    fppa_error_deg: np.ndarray | None = None        # (N,) sensitivity × heading uncertainty
 
 
 @dataclass(frozen=True)
@@ -515,20 +517,22 @@ class _Leg:
         if self.slip.suspected:
             flags |= FLAG_SLIP_SUSPECTED
         flags[knee.flexion_deg < 20.0] |= FLAG_NEAR_EXTENSION
-        max_sens = self.config.alert_rule.max_fppa_sensitivity
-        if max_sens is not None:
-            flags[sens > max_sens] |= FLAG_FPPA_ILL_DEFINED
+        fppa_err = sens * self.heading.uncertainty_deg
+        max_err = self.config.alert_rule.max_fppa_error_deg
+        if max_err is not None:
+            flags[fppa_err > max_err] |= FLAG_FPPA_ILL_DEFINED
         if lying is not None:
             flags[lying] |= FLAG_SIDE_LYING
             flags[changing] |= FLAG_POSTURE_CHANGING
         block = replace(block, flags=flags, thigh_excursion_deg=excursion,
-                        fppa_sensitivity=sens, thigh_up=r_e_t[:, 2, :], shank_up=r_e_k[:, 2, :])
+                        fppa_sensitivity=sens, fppa_error_deg=fppa_err,
+                        thigh_up=r_e_t[:, 2, :], shank_up=r_e_k[:, 2, :])
         out: list[Output] = [block]
         out.extend(SensorSlip(ts, self.side, loc, msg) for ts, loc, msg in
                    self.slip.update(t, thigh[:, 4:7], shank[:, 4:7], knee.flexion_deg))
         measures = {"fppa": fppa, "knee_abduction": knee.abduction_deg,
                     "femoral_ir": femoral_ir}
-        alerts, actions = self.feedback.update(t, knee.flexion_deg, measures, sens)
+        alerts, actions = self.feedback.update(t, knee.flexion_deg, measures, fppa_err)
         for ta, kind, value, delivered in alerts:
             self._alert_times.append(ta)
             out.append(Alert(ta, self.side, kind, value, delivered))

@@ -57,3 +57,31 @@ def test_walking_with_180_degree_turns_keeps_femoral_rotation_and_fppa():
         rms = {k: (r.sq_err[task][k] / r.n_err[task][k]) ** 0.5
                for k in ("femoral_ir_deg", "fppa_deg")}
         assert rms["femoral_ir_deg"] < bound and rms["fppa_deg"] < 4.0, (task, rms)
+
+
+def test_heading_uncertainty_grows_between_rests_and_shrinks_at_rests():
+    """The bound on the reference-heading error: the anchor's ~1° at an upright rest,
+    growing at the fusion's drift rate (0.1 °/s) while nothing anchors it, pulled back
+    at the next rest; in gait towards the following's few degrees.  Causal and
+    independent of how the samples are split into blocks."""
+    t = np.arange(0, 40.0, 1 / FS)
+    r = np.repeat(R_E_UPRIGHT[None], len(t), axis=0)
+    q = Q.from_matrix(r)
+    gyr = np.where(((t > 5) & (t < 25))[:, None], 2.0, 0.0) * np.ones((1, 3))  # moving 5–25 s
+    a = HeadingTracker(0.0, 0.0, FS, 0.0)
+    a.update(t, q, q, gyr, gyr)
+    u = a.uncertainty_deg
+    assert u[t < 5] == pytest.approx(1.0)
+    assert u[np.searchsorted(t, 25.0)] == pytest.approx(1.0 + 0.1 * 20.0, abs=0.02)
+    assert u[-1] < 1.01                                   # 15 s of rest: anchored again
+    b = HeadingTracker(0.0, 0.0, FS, 0.0)
+    parts = []
+    for i in range(0, len(t), 37):
+        b.update(t[i:i + 37], q[i:i + 37], q[i:i + 37], gyr[i:i + 37], gyr[i:i + 37])
+        parts.append(b.uncertainty_deg)
+    assert np.concatenate(parts) == pytest.approx(u)
+    # gait: following the thigh, the bound settles at the following's uncertainty
+    tw, q_t, q_k, gw, _ = _walk_with_turn(0.0)
+    c = HeadingTracker(0.0, 0.0, FS, 0.0)
+    c.update(tw, q_t, q_k, gw, gw, follow=True)
+    assert c.uncertainty_deg[-1] == pytest.approx(2.5, abs=0.2)

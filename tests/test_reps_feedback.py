@@ -121,23 +121,39 @@ def test_rep_metrics_and_set_asymmetry():
 
 
 def test_fppa_alert_holds_where_the_projection_is_ill_defined():
-    """Seated (thigh horizontal), a 3° heading error reads as a 20° IMU-FPPA: no alert
-    while the sensitivity exceeds the rule's limit; the same excursion alerts where
-    the projection is well defined, and a knee-abduction rule ignores the gate."""
+    """Seated (thigh horizontal, sensitivity 4), a 3° heading error reads as a 12° IMU-FPPA
+    change: no alert while the possible error (sensitivity × heading uncertainty) exceeds
+    the rule's limit; the same excursion alerts where it is small, and a knee-abduction
+    rule ignores the gate."""
     t = np.arange(0, 3, 0.005)
     flex = np.full_like(t, 90.0)
     m = np.where((t > 1.0) & (t < 2.0), 20.0, 0.0)
     rule = AlertRule()
-    assert rule.max_fppa_sensitivity == 1.5
-    assert detect_alerts(t, flex, m, rule, np.full_like(t, 4.0)) == []
-    assert len(detect_alerts(t, flex, m, rule, np.full_like(t, 1.0))) == 1
-    assert len(detect_alerts(t, flex, m, rule)) == 1          # no sensitivity: no gate
+    assert rule.max_fppa_error_deg == 3.6
+    assert detect_alerts(t, flex, m, rule, np.full_like(t, 4.0 * 1.0)) == []
+    assert len(detect_alerts(t, flex, m, rule, np.full_like(t, 1.0 * 1.0))) == 1
+    assert len(detect_alerts(t, flex, m, rule)) == 1          # no error bound: no gate
     abd = AlertRule(measure="knee_abduction")
     assert len(detect_alerts(t, flex, m, abd, np.full_like(t, 4.0))) == 1
     # ill-defined while above threshold, then well defined: fires (once) on recovery
-    sens = np.where(t < 1.5, 4.0, 1.0)
-    got = detect_alerts(t, flex, m, rule, sens)
+    err = np.where(t < 1.5, 4.0, 1.0)
+    got = detect_alerts(t, flex, m, rule, err)
     assert len(got) == 1 and got[0] == pytest.approx(1.6, abs=0.01)
+
+
+def test_squat_to_90_degrees_after_a_rest_alerts_like_the_truth():
+    """Regression (issue #5): bilateral squats to 90° have an IMU-FPPA sensitivity of ~2°
+    per degree of heading error.  A fixed gate of 1.5 held the valgus rule through every
+    such rep, so none of the true alerts of the programme session's squats was given.
+    Right after the upright rests between reps the heading is known to ~1°, so the
+    possible error (~2°) is well inside the rule's limit and the product must alert
+    where the truth does."""
+    from imu_valgus.evaluate import Scenario, run_scenario
+    r = run_scenario(Scenario("squat", "ideal", "nominal", 1, (
+        ("reps", 4), ("knee_flexion_deg", 90.0), ("knee_abduction_deg", 12.0),
+        ("hip_internal_rotation_deg", 6.0))))
+    tp, fp, fn = r.alerts["squat"]
+    assert tp >= 6 and fp == 0 and fn == 0, r.alerts
 
 
 def test_clamshell_reps_counted_from_the_lying_rest_direction():
