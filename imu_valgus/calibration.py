@@ -95,6 +95,9 @@ class LegCalibration:
     hinge_axis_st: np.ndarray | None = None  # Seel hinge axis in the thigh sensor frame
     hinge_axis_sk: np.ndarray | None = None  # ... and in the shank sensor frame
     gyr_bias_rad_s: tuple[np.ndarray, np.ndarray] | None = None  # at standing, (thigh, shank)
+    thigh_twist_deg_per_deg: float = 0.0     # soft-tissue twist taken out of the angles
+    thigh_twist_raw: float = 0.0             # its estimate before shrinkage, and the
+    thigh_twist_sigma: float = float("inf")  # standard error (inf: not estimated)
 
 
 # ----------------------------------------------------------------------------- axis fit
@@ -340,6 +343,149 @@ def refine_axes_2dof(y_t: np.ndarray, z_t: np.ndarray, y_k: np.ndarray, z_k: np.
     return r_t[:, 2], r_k[:, 2], float(np.sqrt(np.mean(abd**2)))
 
 
+TWIST_MIN_RANGE_DEG = 35.0
+"""Thigh twist is estimated only from bends reaching this knee flexion: its signature grows
+with the square of the range (module docstring of :func:`estimate_thigh_twist`)."""
+TWIST_Z = 2.0
+"""Shrinkage of the thigh-twist estimate: ``k·max(0, 1 − (TWIST_Z σ / k)²)``, none below
+``TWIST_Z`` standard errors."""
+TWIST_CORRELATION_S = 0.5
+"""Correlation time of the residuals of the bends (slow orientation errors), s: the
+standard error counts one independent residual per this much movement."""
+
+
+@dataclass(frozen=True)
+class ThighTwist:
+    """Soft-tissue twist of the thigh sensor about the femur's long axis, per knee flexion.
+
+    ``raw`` the least-squares estimate (°/°), ``sigma`` its standard error, ``applied``
+    the shrunk value the angles use (0 when the bends do not determine it).
+    """
+
+    raw: float = 0.0
+    sigma: float = float("inf")
+    applied: float = 0.0
+    z_t: np.ndarray | None = None
+    z_k: np.ndarray | None = None
+
+
+def estimate_thigh_twist(y_t: np.ndarray, z_t: np.ndarray, y_k: np.ndarray, z_k: np.ndarray,
+                         q_e_st_stand: np.ndarray, q_e_sk_stand: np.ndarray,
+                         q_e_st_move: np.ndarray, q_e_sk_move: np.ndarray, side: str,
+                         delta_obs_rad: float | None = None,
+                         delta_sigma_rad: float = np.radians(2.0),
+                         coupled_abduction_deg_per_deg: float = 0.0,
+                         moving_s: float | None = None,
+                         prior_sigma_rad: float = np.radians(10.0),
+                         fixed_twist: float | None = None) -> ThighTwist:
+    """Axial twist of the thigh sensor with knee flexion, from the calibration bends.
+
+    Skin and muscle let a thigh sensor turn about the femur by a fraction ``k`` of the knee
+    flexion ``f`` (soft-tissue artefact).  The thigh frame the calibration builds then
+    turns by ``k f`` about its own long axis ``y``, and the apparent knee rotation is
+    ``R_y(−k f) R_T_K``.  Expressed in the Grood & Suntay angles, to first order this adds
+    ``k f sin f`` to the abduction and ``−k f cos f`` to the tibial rotation, while the
+    things the bends leave free add other shapes: a knee axis turned about a segment's
+    long axis by ``e`` adds ``≈ e sin f`` (thigh) to the abduction, the knee's coupled
+    abduction ``α f`` and coupled tibial rotation (plus the shank sensor's own twist, which
+    is indistinguishable from it) ``β f``.  Over bends to 45–55° the curvature (``f²``
+    against ``f``, ``f³``) separates ``k``: the fit is the 2-DoF axis refinement
+    (:func:`refine_axes_2dof`, same abduction assumption and heading constraint) with
+    the tibial rotation added as a second channel and ``k``, ``β`` and a rotation offset
+    as extra unknowns; the abduction coupling stays assumed (it is *not* separable from
+    the axis azimuths: estimating it did not beat the assumption).
+
+    The standard error of ``k`` is the least-squares one with the residuals' own scale and
+    one independent residual per :data:`TWIST_CORRELATION_S` of movement (``moving_s``).
+
+    Returns :class:`ThighTwist` with ``raw``, ``sigma`` and the axes refined with the
+    twist free (``applied`` is left 0: :func:`calibrate_leg` decides).  With
+    ``fixed_twist`` the twist is held at that value and only the axes (and ``β``) are
+    fitted; ``raw`` is then that value and ``sigma`` 0.
+    """
+    from scipy.optimize import least_squares
+
+    from imu_valgus.kinematics import knee_angles, rot_y
+
+    n = len(q_e_st_move)
+
+    def frames(a):
+        r_t = _frame_from(y_t, Q.rotate(Q.from_axis_angle(y_t, a[0]), z_t))
+        r_k = _frame_from(y_k, Q.rotate(Q.from_axis_angle(y_k, a[1]), z_k))
+        return r_t, r_k
+
+    def full(p):
+        return p if fixed_twist is None else np.array([p[0], p[1], fixed_twist, p[2], p[3]])
+
+    def data(p):
+        p = full(p)
+        r_t, r_k = frames(p)
+        q_t, q_k = Q.from_matrix(r_t), Q.from_matrix(r_k)
+        d = _mean_heading(Q.mul(q_e_st_stand, q_t)) - _mean_heading(Q.mul(q_e_sk_stand, q_k))
+        r_e_t = Q.to_matrix(Q.mul(q_e_st_move, q_t))
+        r_e_k = Q.to_matrix(Q.mul(heading_quaternion(d), Q.mul(q_e_sk_move, q_k)))
+        flex = knee_angles(r_e_t, r_e_k, side).flexion_deg
+        knee = knee_angles(r_e_t @ rot_y(np.radians(-p[2] * flex)), r_e_k, side)
+        abd = knee.abduction_deg - coupled_abduction_deg_per_deg * knee.flexion_deg
+        rot = knee.rotation_deg - p[3] * knee.flexion_deg - p[4]
+        return abd, rot, d
+
+    scale = 0.5 * np.sqrt(n)
+
+    def residuals(p):
+        abd, rot, d = data(p)
+        parts = [abd / scale, rot / scale, np.asarray(p[:2]) / prior_sigma_rad]
+        if delta_obs_rad is not None:
+            parts.append([np.angle(np.exp(1j * (d - delta_obs_rad))) / delta_sigma_rad])
+        return np.concatenate(parts)
+
+    x_scale = np.array([0.1, 0.1, 0.02, 0.1, 1.0])
+    if fixed_twist is not None:
+        x_scale = x_scale[[0, 1, 3, 4]]
+    sol = least_squares(residuals, np.zeros(len(x_scale)), x_scale=x_scale, max_nfev=200)
+    r_t, r_k = frames(sol.x)
+    if fixed_twist is not None:
+        return ThighTwist(raw=float(fixed_twist), sigma=0.0, z_t=r_t[:, 2], z_k=r_k[:, 2])
+    abd, rot, _ = data(sol.x)
+    s_deg = float(np.sqrt(np.mean(np.concatenate([abd, rot - np.mean(rot)]) ** 2)))
+    # data rows rescaled from the nominal 0.5° to the residuals' own scale, counting one
+    # independent residual per correlation time
+    jac = sol.jac.copy()
+    n_eff = max(1.0, (moving_s or n / 200.0) / TWIST_CORRELATION_S)
+    w = 0.5 / max(s_deg, 1e-3) * np.sqrt(n_eff)
+    jac[: 2 * n] *= w
+    try:
+        cov = np.linalg.inv(jac.T @ jac)
+        sigma = float(np.sqrt(max(cov[2, 2], 0.0)))
+    except np.linalg.LinAlgError:
+        sigma = float("inf")
+    return ThighTwist(raw=float(sol.x[2]), sigma=sigma, z_t=r_t[:, 2], z_k=r_k[:, 2])
+
+
+def shrink_twist(raw: float, sigma: float, z: float = TWIST_Z) -> float:
+    """``raw · max(0, 1 − (z σ / raw)²)``: 0 within ``z`` standard errors, → raw beyond."""
+    if not np.isfinite(sigma) or raw == 0.0:
+        return 0.0
+    return float(raw * max(0.0, 1.0 - (z * sigma / raw) ** 2))
+
+
+def untwist_thigh(q_e_t: np.ndarray, q_e_k: np.ndarray, side: str,
+                  twist_deg_per_deg: float) -> np.ndarray:
+    """Thigh orientation ``(N, 4)`` with the sensor's soft-tissue twist taken out.
+
+    The calibrated thigh frame has turned by ``k f`` about its long axis (``f`` knee
+    flexion from the uncorrected frames; the twist hardly changes it), so the femur's frame
+    is ``R_E_T' R_y(−k f)``.
+    """
+    if not twist_deg_per_deg:
+        return q_e_t
+    from imu_valgus.kinematics import knee_angles
+
+    flex = knee_angles(Q.to_matrix(q_e_t), Q.to_matrix(q_e_k), side).flexion_deg
+    return Q.mul(q_e_t, Q.from_axis_angle(np.array([0.0, 1.0, 0.0]),
+                                          np.radians(-twist_deg_per_deg * flex)))
+
+
 # ----------------------------------------------------------------------------- helpers
 def _mean_heading(q_e_seg: np.ndarray) -> float:
     x = Q.rotate(q_e_seg, np.array([1.0, 0.0, 0.0]))
@@ -411,6 +557,7 @@ def calibrate_leg(side: str, standing: tuple[SegmentData, SegmentData],
     """
     st_t, st_k = standing
     mv_t, mv_k = movement
+    twist = ThighTwist()
     messages: list[str] = []
     quality = 1.0
     if min(len(st_t.acc_m_s2), len(st_k.acc_m_s2)) < MIN_STANDING_S * fs_hz:
@@ -475,6 +622,23 @@ def calibrate_leg(side: str, standing: tuple[SegmentData, SegmentData],
             mv_t.q_e_s[sel], mv_k.q_e_s[sel], side, delta_obs_rad=delta_acc,
             delta_sigma_rad=sigma, coupled_abduction_deg_per_deg=PASSIVE_ABDUCTION_DEG_PER_DEG)
         r_st_t, r_sk_k = _frame_from(y_t, z_t2), _frame_from(y_k, z_k2)
+        # soft-tissue twist of the thigh sensor: estimated with the axes, applied only when
+        # the bends were deep enough and the estimate stands out of its error
+        twist_args = (y_t, z_t2, y_k, z_k2, st_t.q_e_s, st_k.q_e_s, mv_t.q_e_s[sel],
+                      mv_k.q_e_s[sel], side)
+        twist_kw = dict(delta_obs_rad=delta_acc, delta_sigma_rad=sigma,
+                        coupled_abduction_deg_per_deg=PASSIVE_ABDUCTION_DEG_PER_DEG)
+        twist = estimate_thigh_twist(*twist_args, **twist_kw,
+                                     moving_s=float(moving.sum()) / fs_hz)
+        rate = g_k @ r_sk_k[:, 2] - g_t @ r_st_t[:, 2]
+        bend = np.cumsum(rate) / fs_hz
+        applied = shrink_twist(twist.raw, twist.sigma)
+        if np.degrees(np.max(bend) - np.min(bend)) < TWIST_MIN_RANGE_DEG:
+            applied = 0.0
+        if applied:
+            fixed = estimate_thigh_twist(*twist_args, **twist_kw, fixed_twist=applied)
+            r_st_t, r_sk_k = _frame_from(y_t, fixed.z_t), _frame_from(y_k, fixed.z_k)
+        twist = ThighTwist(twist.raw, twist.sigma, applied)
     q_st_t, q_sk_k = Q.from_matrix(r_st_t), Q.from_matrix(r_sk_k)
     # --- headings at standing
     q_e_t = Q.mul(st_t.q_e_s, q_st_t)
@@ -503,4 +667,7 @@ def calibrate_leg(side: str, standing: tuple[SegmentData, SegmentData],
                           delta_rad=delta, psi_p_rad=psi_t, hinge_residual=round(resid, 4),
                           knee_range_deg=round(knee_range, 1), source=source,
                           hinge_axis_st=j_t, hinge_axis_sk=j_k,
-                          gyr_bias_rad_s=(biases[0], biases[1]))
+                          gyr_bias_rad_s=(biases[0], biases[1]),
+                          thigh_twist_deg_per_deg=round(twist.applied, 5),
+                          thigh_twist_raw=round(twist.raw, 5),
+                          thigh_twist_sigma=twist.sigma)

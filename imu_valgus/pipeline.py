@@ -29,6 +29,7 @@ from imu_valgus.calibration import (
     SegmentData,
     calibrate_leg,
     heading_quaternion,
+    untwist_thigh,
 )
 from imu_valgus.conventions import R_E_UPRIGHT
 from imu_valgus.errors import CalibrationError, ProtocolError
@@ -491,6 +492,8 @@ class _Leg:
         delta, psi, _ = self.heading.update(t, q_e_t, q_ek_k, thigh[:, 4:7], shank[:, 4:7],
                                             follow=self.task in GAIT_TASKS)
         q_e_k = Q.mul(heading_quaternion(delta), q_ek_k)
+        # soft-tissue twist of the thigh sensor (calibration.estimate_thigh_twist)
+        q_e_t = untwist_thigh(q_e_t, q_e_k, self.side, cal.thigh_twist_deg_per_deg)
         r_e_t, r_e_k = Q.to_matrix(q_e_t), Q.to_matrix(q_e_k)
         r_e_p = np.broadcast_to(rot_z(psi) @ R_E_UPRIGHT, r_e_t.shape).copy()  # R_E_P
         excursion, lying, changing = None, None, None
