@@ -93,3 +93,72 @@ def zero_phase_lowpass(x: np.ndarray, tau_s: float, fs_hz: float) -> np.ndarray:
         return x.copy()
     padlen = int(min(n - 1, max(9, round(tau_s * fs_hz))))
     return signal.filtfilt(b, a, x, axis=-1, padtype="even", padlen=padlen)
+
+
+# ---------------------------------------------------------------- offline, decimated
+# The offline low-passes have cut-offs far below the sampling rate (0.45 Hz for the rest
+# detector's τ = 0.5 s, 0.075 Hz for τ_acc = 3 s).  They run on means over sub-blocks of
+# ``d`` samples (about 20 Hz) instead of on every sample: the sub-block mean is itself a
+# low-pass (a boxcar whose first zero, at fs/d, is where aliasing onto the pass band would
+# come from), and the smooth output is interpolated linearly between sub-block centres.
+# Both steps change the result by orders of magnitude less than the filters' own effect,
+# and the recursive filter then runs over 1/d of the samples.
+
+DECIMATED_RATE_HZ = 20.0
+
+
+def decimation(fs_hz: float, rate_hz: float = DECIMATED_RATE_HZ) -> int:
+    """Sub-block length ``d`` (samples) for a decimated rate of about ``rate_hz``."""
+    return max(1, int(fs_hz / rate_hz))
+
+
+def sub_block_means(x: np.ndarray, d: int) -> np.ndarray:
+    """Means over consecutive sub-blocks of ``d`` samples along the last axis; a partial
+    last sub-block is completed with its last sample.  ``(..., n)`` → ``(..., ⌈n/d⌉)``.
+    (Summed as ``d`` strided slices: numpy reduces a short last axis slowly.)"""
+    n = x.shape[-1]
+    full = n // d
+    out = np.empty(x.shape[:-1] + (-(-n // d),))
+    head = out[..., :full]
+    head[...] = x[..., 0:full * d:d]
+    for r in range(1, d):
+        head += x[..., r:full * d:d]
+    head *= 1.0 / d
+    if full * d < n:
+        rest = x[..., full * d:]
+        out[..., full] = (rest.sum(axis=-1) + (d - rest.shape[-1]) * rest[..., -1]) / d
+    return out
+
+
+def pad_edges(p: np.ndarray) -> np.ndarray:
+    """``p`` with its first and last value repeated once (input of :func:`expand`)."""
+    return np.concatenate([p[..., :1], p, p[..., -1:]], axis=-1)
+
+
+def expand(pe: np.ndarray, d: int, j0: int, j1: int) -> np.ndarray:
+    """Linear interpolation between sub-block centres onto the samples of sub-blocks
+    ``j0 … j1-1``: ``(..., (j1-j0)·d)``.  ``pe`` are the values at the centres
+    ``j·d + (d-1)/2`` with the edges repeated (:func:`pad_edges`); beyond the last centre
+    the value is held (sub-blocks past the end of ``pe`` repeat the last value).
+    (Written as ``d`` strided slices, each over all sub-blocks: numpy broadcasts over a
+    short last axis slowly.)"""
+    nsub = pe.shape[-1] - 2
+    if j1 > nsub:  # hold the last value over any requested tail
+        pe = np.concatenate([pe, np.repeat(pe[..., -1:], j1 - nsub, axis=-1)], axis=-1)
+    p = pe[..., j0 + 1:j1 + 1]
+    dl = p - pe[..., j0:j1]
+    dr = pe[..., j0 + 2:j1 + 2] - p
+    out = np.empty(p.shape[:-1] + ((j1 - j0) * d,))
+    for r in range(d):
+        t = (r - 0.5 * (d - 1)) / d
+        o = out[..., r::d]
+        np.multiply(dl if t < 0 else dr, t, out=o)
+        o += p
+    return out
+
+
+def expand_range(pe: np.ndarray, d: int, i0: int, i1: int) -> np.ndarray:
+    """:func:`expand` onto the samples ``i0 … i1-1`` (any alignment)."""
+    j0 = i0 // d
+    out = expand(pe, d, j0, -(-i1 // d))
+    return out[..., i0 - j0 * d:i1 - j0 * d]
