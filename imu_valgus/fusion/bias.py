@@ -239,7 +239,7 @@ class BiasFilter:
                 gmn = gm[n]
                 e0, e1, e2 = gmn[0] - bx, gmn[1] - by, gmn[2] - bz
                 h0, h1, h2, h3, h4, h5, h6, h7, h8 = 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0
-                w0 = w1 = w2 = w_r
+                w0 = w1 = w2 = w_r * rest_l[n]
             elif use_motion:
                 e0 = -ey * inv_t + rb0 - (h0 * bx + h1 * by + h2 * bz)
                 e1 = ex * inv_t + rb1 - (h3 * bx + h4 * by + h5 * bz)

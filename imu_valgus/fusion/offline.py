@@ -4,9 +4,10 @@
    interpolated back) and quiet runs seen from both sides.
 2. The block-rate bias filter runs forward in time and on the time-reversed blocks
    (gyroscope negated; the reversed block aggregates follow from the forward ones).
-   The two bias trajectories are fused per sample by inverse-variance weighting (Kalman
-   variances, interpolated between block boundaries) — the fused-bias idea of offline VQF
-   (Laidig & Seel 2023, Sec. 4).
+   The two bias trajectories are fused at the block edges by inverse-variance weighting
+   (Kalman variances) and interpolated linearly onto the samples — the fused-bias idea of
+   offline VQF (Laidig & Seel 2023, Sec. 4).  A block with at least half of its samples
+   at rest gives a rest measurement from those samples.
 3. Strapdown integration with the fused bias (one prefix scan over the recording,
    :class:`.scan.BlockedScan`, fed and read chunk by chunk).
 4. The specific force in the almost-inertial frame is averaged over sub-blocks of about
@@ -101,10 +102,16 @@ def offline_fuse(gyr: np.ndarray, acc: np.ndarray, fs: float, params: FusionPara
     cut = nb * m
     d = decimation(fs)
     step = _chunk_len(d)
-    rest_blk, glp, d_rest = RestDetector(fs, params).offline(gyr, acc, m, nb, step)
+    n_rest, g_rest, glp, d_rest = RestDetector(fs, params).offline(gyr, acc, m, nb, step)
     # ---- bias forward and backward, fused at the block edges -----------------------
     if nb:
         agg = _aggregates_chunked(gyr, acc, nb, m, dt)
+        # a block with at least half of its samples at rest gives a rest measurement:
+        # the mean rate over those samples, its variance scaled by m / n_rest
+        rest_blk = n_rest * 2 >= m
+        agg.gyr_mean = np.where(rest_blk[..., None],
+                                g_rest / np.maximum(n_rest, 1)[..., None], agg.gyr_mean)
+        rest_blk = np.where(rest_blk, m / np.maximum(n_rest, 1), 0.0)
         bf, vf = _run_bias(agg, rest_blk, bias_f, s)
         bb, vb = _run_bias(agg.reversed_time(), rest_blk[:, ::-1], bias_f, s)
         xb, pb = -bb[:, ::-1], vb[:, ::-1]  # backward: value at edge (nb - j)

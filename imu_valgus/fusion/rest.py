@@ -82,14 +82,16 @@ class RestDetector:
         return count >= self.min_count, glp
 
     def offline(self, gyr: np.ndarray, acc: np.ndarray, m: int, nb: int, chunk: int
-                ) -> tuple[np.ndarray, np.ndarray, int]:
-        """Non-causal, per block: ``(rest (S, nb) bool, gyr_lp (S, 3, ⌈N/d⌉), d)``.
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Non-causal, per block of ``m`` samples:
+        ``(n_rest (S, nb), gyr_rest_sum (S, nb, 3), gyr_lp (S, 3, ⌈N/d⌉), d)`` — the
+        number of samples at rest in each block and the sum of their gyroscope samples.
 
-        A block of ``m`` samples is at rest when all its samples lie in one quiet run of at
-        least ``rest_min_t_s``.  The zero-phase low-passes run on sub-block means (``d``
-        samples, about 20 Hz; :func:`.filters.expand`), the quiet test on every sample,
-        in chunks of ``chunk`` samples (a multiple of ``d``); ``gyr_lp`` is returned at
-        the sub-block centres ``j·d + (d-1)/2``.
+        A sample is at rest when it lies in a quiet run of at least ``rest_min_t_s``.  The
+        zero-phase low-passes run on sub-block means (``d`` samples, ``REST_RATE_HZ``;
+        :func:`.filters.expand`), the quiet test on every sample, in chunks of ``chunk``
+        samples (a multiple of ``d``); ``gyr_lp`` is returned at the sub-block centres
+        ``j·d + (d-1)/2``.
         """
         s, _, n = gyr.shape
         d = decimation(self.fs, REST_RATE_HZ)
@@ -102,15 +104,26 @@ class RestDetector:
             quiet[:, i0:i1] = _quiet(gyr[..., i0:i1], acc[..., i0:i1],
                                      expand_range(ge, d, i0, i1), expand_range(ae, d, i0, i1),
                                      self.th_gyr2, self.th_acc2, self.clip)
-        rest = np.zeros((s, nb), dtype=bool)
-        b0 = np.arange(nb) * m
+        cut = nb * m
+        n_rest = np.zeros((s, nb), dtype=np.int64)
+        g_sum = np.zeros((s, nb, 3))
         for si in range(s):
             edge = np.diff(quiet[si].view(np.int8), prepend=np.int8(0), append=np.int8(0))
             start = np.flatnonzero(edge == 1)  # quiet runs [start, end)
             end = np.flatnonzero(edge == -1)
-            keep = (end - start) >= self.min_count
-            start, end = start[keep], end[keep]
-            if start.size:
-                k = np.searchsorted(start, b0, side="right") - 1
-                rest[si] = (k >= 0) & (end[np.maximum(k, 0)] >= b0 + m)
-        return rest, glp, d
+            keep = ((end - start) >= self.min_count) & (start < cut)
+            start, end = start[keep], np.minimum(end[keep], cut)
+            if start.size == 0:
+                continue
+            # pieces: rest runs cut at block boundaries; sums of each piece by reduceat
+            bounds = np.unique(np.concatenate([start, end, np.arange(0, cut + 1, m)]))
+            bounds = bounds[bounds < cut]
+            piece_len = np.diff(np.append(bounds, cut))
+            inside = np.searchsorted(start, bounds, side="right") - 1
+            at_rest = (inside >= 0) & (bounds < end[np.maximum(inside, 0)])
+            blk = bounds // m
+            sums = np.add.reduceat(gyr[si, :, :cut], bounds, axis=-1)  # (3, pieces)
+            np.add.at(n_rest[si], blk[at_rest], piece_len[at_rest])
+            for c in range(3):
+                np.add.at(g_sum[si, :, c], blk[at_rest], sums[c, at_rest])
+        return n_rest, g_sum, glp, d
