@@ -4,8 +4,9 @@
    interpolated back) and quiet runs seen from both sides.
 2. The block-rate bias filter runs forward in time and on the time-reversed blocks
    (gyroscope negated; the reversed block aggregates follow from the forward ones).
-   The two bias trajectories are fused at the block edges by inverse-variance weighting
-   (Kalman variances) and interpolated linearly onto the samples — the fused-bias idea of
+   The two bias trajectories are fused at the block edges as a two-filter smoother
+   (information of both directions added, the shared prior counted once; Kalman
+   variances) and interpolated linearly onto the samples — the fused-bias idea of
    offline VQF (Laidig & Seel 2023, Sec. 4).  A block with at least half of its samples
    at rest gives a rest measurement from those samples.
 3. Strapdown integration with the fused bias (one prefix scan over the recording,
@@ -115,8 +116,13 @@ def offline_fuse(gyr: np.ndarray, acc: np.ndarray, fs: float, params: FusionPara
         bf, vf = _run_bias(agg, rest_blk, bias_f, s)
         bb, vb = _run_bias(agg.reversed_time(), rest_blk[:, ::-1], bias_f, s)
         xb, pb = -bb[:, ::-1], vb[:, ::-1]  # backward: value at edge (nb - j)
-        wgt = pb / (vf + pb)
-        fused = bf * wgt + xb * (1.0 - wgt)  # (S, nb+1, 3) at edges j·m - 0.5
+        # two-filter smoother: both directions start from the same prior N(0, P0) (and
+        # the clamp P <= P0 keeps it in them), so their information is added and the
+        # prior's subtracted once; plain inverse-variance weighting counts the prior
+        # twice and shrinks weakly observed components (the vertical bias in motion)
+        # towards zero.  (S, nb+1, 3) at the edges j·m - 0.5
+        info = np.maximum(1.0 / vf + 1.0 / pb - 1.0 / bias_f.p0, 1.0 / bias_f.p0)
+        fused = np.clip((bf / vf + xb / pb) / info, -bias_f.clip, bias_f.clip)
     else:
         fused = np.zeros((s, 1, 3))
     # per sample: linear between block edges, held after the last one
