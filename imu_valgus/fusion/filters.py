@@ -140,8 +140,8 @@ def expand(pe: np.ndarray, d: int, j0: int, j1: int) -> np.ndarray:
     ``j0 … j1-1``: ``(..., (j1-j0)·d)``.  ``pe`` are the values at the centres
     ``j·d + (d-1)/2`` with the edges repeated (:func:`pad_edges`); beyond the last centre
     the value is held (sub-blocks past the end of ``pe`` repeat the last value).
-    (Written as ``d`` strided slices, each over all sub-blocks: numpy broadcasts over a
-    short last axis slowly.)"""
+    (Short sub-blocks are written as ``d`` strided slices, each over all sub-blocks:
+    numpy broadcasts over a short last axis slowly.)"""
     nsub = pe.shape[-1] - 2
     if j1 > nsub:  # hold the last value over any requested tail
         pe = np.concatenate([pe, np.repeat(pe[..., -1:], j1 - nsub, axis=-1)], axis=-1)
@@ -149,11 +149,20 @@ def expand(pe: np.ndarray, d: int, j0: int, j1: int) -> np.ndarray:
     dl = p - pe[..., j0:j1]
     dr = pe[..., j0 + 2:j1 + 2] - p
     out = np.empty(p.shape[:-1] + ((j1 - j0) * d,))
-    for r in range(d):
-        t = (r - 0.5 * (d - 1)) / d
-        o = out[..., r::d]
-        np.multiply(dl if t < 0 else dr, t, out=o)
-        o += p
+    if d <= 16:  # d strided slices, each over all sub-blocks
+        for r in range(d):
+            t = (r - 0.5 * (d - 1)) / d
+            o = out[..., r::d]
+            np.multiply(dl if t < 0 else dr, t, out=o)
+            o += p
+        return out
+    # long sub-blocks: broadcast over (sub-block, sample in sub-block)
+    o = out.reshape(p.shape + (d,))
+    t = (np.arange(d) - 0.5 * (d - 1)) / d
+    h = d // 2  # samples left of the centre
+    np.multiply(dl[..., None], t[:h], out=o[..., :h])
+    np.multiply(dr[..., None], t[h:], out=o[..., h:])
+    o += p[..., None]
     return out
 
 
