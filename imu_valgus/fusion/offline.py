@@ -92,7 +92,7 @@ def offline_fuse(gyr: np.ndarray, acc: np.ndarray, fs: float, params: FusionPara
 
     The outputs are views of sample-major buffers (``(S, N, 4)``, ``(S, N, 3)``), so that
     turning them sample-major again costs nothing.  Element-wise stages run in chunks of
-    about ``CHUNK`` samples so that their temporaries stay in cache (an hour of data is
+    about ``CHUNK`` sensor-samples so that their temporaries stay in cache (an hour of data is
     5.8 MB per channel); scans and filters run whole.
     """
     s, _, n = gyr.shape
@@ -102,7 +102,7 @@ def offline_fuse(gyr: np.ndarray, acc: np.ndarray, fs: float, params: FusionPara
     nb = n // m
     cut = nb * m
     d = decimation(fs)
-    step = _chunk_len(d)
+    step = _chunk_len(d, s)
     n_rest, g_rest, glp, d_rest = RestDetector(fs, params).offline(gyr, acc, m, nb, step)
     # ---- bias forward and backward, fused at the block edges -----------------------
     if nb:
@@ -253,13 +253,14 @@ def _edge_interp(f: np.ndarray, m: int, i0: int, i1: int) -> np.ndarray:
 
 
 CHUNK = 1 << 15
-"""Samples per chunk of the element-wise offline stages (rounded to a multiple of the
-scan block and of the decimation)."""
+"""Sensor-samples per chunk of the element-wise offline stages (rounded to a multiple of
+the scan block and of the decimation)."""
 
 
-def _chunk_len(d: int) -> int:
+def _chunk_len(d: int, s: int) -> int:
+    """Samples per chunk for ``s`` sensors: about ``CHUNK / s``."""
     unit = int(np.lcm(_SCAN_L, d))
-    return unit * max(1, CHUNK // unit)
+    return unit * max(1, CHUNK // (unit * s))
 
 
 def _rotate_z_half(c: np.ndarray, s: np.ndarray, q: np.ndarray) -> np.ndarray:
