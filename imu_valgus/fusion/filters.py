@@ -85,14 +85,26 @@ def zero_phase_lowpass(x: np.ndarray, tau_s: float, fs_hz: float) -> np.ndarray:
     """Forward–backward (zero-phase) Butterworth low-pass along the last axis of ``x``.
 
     The ends are padded by reflection (even extension) over up to ``τ·fs`` samples and
-    the filter starts from the steady state of the edge values (``scipy.signal.filtfilt``).
+    the filter starts from the steady state of the edge values — the arithmetic of
+    ``scipy.signal.filtfilt(b, a, x, padtype="even", padlen=...)``, but the padding is
+    filtered separately with the state carried over (``lfilter`` with ``zi``) instead of
+    copying the whole signal into a padded array.
     """
     n = x.shape[-1]
     b, a = butter_lowpass(tau_s, fs_hz)
     if n < 2:
         return x.copy()
-    padlen = int(min(n - 1, max(9, round(tau_s * fs_hz))))
-    return signal.filtfilt(b, a, x, axis=-1, padtype="even", padlen=padlen)
+    p = int(min(n - 1, max(9, round(tau_s * fs_hz))))
+    zi = signal.lfilter_zi(b, a)
+    left = x[..., p:0:-1]  # even extension: x[p], ..., x[1] before x[0]
+    right = x[..., n - 2:n - 2 - p:-1] if n - 2 - p >= 0 else x[..., n - 2::-1]
+    _, z = signal.lfilter(b, a, left, axis=-1, zi=zi * left[..., :1])
+    y, z = signal.lfilter(b, a, x, axis=-1, zi=z)
+    yr, _ = signal.lfilter(b, a, right, axis=-1, zi=z)
+    # backward over [.., y, yr] from the end of the padding
+    _, z = signal.lfilter(b, a, yr[..., ::-1], axis=-1, zi=zi * yr[..., -1:])
+    out, _ = signal.lfilter(b, a, y[..., ::-1], axis=-1, zi=z)
+    return out[..., ::-1]
 
 
 # ---------------------------------------------------------------- offline, decimated
