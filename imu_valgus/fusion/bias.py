@@ -113,8 +113,8 @@ class BiasFilter:
             ) -> tuple[np.ndarray, np.ndarray]:
         """Process all blocks of sensor ``s``.
 
-        Returns ``(bias_used (nb, 3), p_diag (nb, 3))``: the bias applied during each
-        block (estimated from the blocks before it) and the variance of that estimate
+        Returns ``(bias_used (nb, 3), p (nb, 3, 3))``: the bias applied during each
+        block (estimated from the blocks before it) and the covariance of that estimate
         (in the filter's units, (0.01 °/s)²).  Written out in scalar arithmetic: this
         loop is the only per-block Python code of the bias path.
         """
@@ -122,7 +122,7 @@ class BiasFilter:
         out_b, out_p = self.run_lists(
             agg.G[s].tolist(), agg.B[s].reshape(nb, 9).tolist(), agg.A[s].tolist(),
             agg.C[s].reshape(nb, 9).tolist(), agg.gyr_mean[s].tolist(), rest.tolist(), st)
-        return np.array(out_b).reshape(nb, 3), np.array(out_p).reshape(nb, 3)
+        return np.array(out_b).reshape(nb, 3), np.array(out_p).reshape(nb, 3, 3)
 
     def run_lists(self, G, B, A, C, gm, rest_l, st: BiasState):
         """:meth:`run` on plain lists (one row per block; ``B``, ``C`` row-major 3×3)."""
@@ -146,7 +146,7 @@ class BiasFilter:
         f_b0, f_b1, f_b2, f_a1, f_a2 = self.b0, self.b1, self.b2, self.a1, self.a2
         for n in range(nb):
             out_b[n] = (bx, by, bz)
-            out_p[n] = (P[0], P[4], P[8])
+            out_p[n] = tuple(P)
             b0, b1, b2, b3, b4, b5, b6, b7, b8 = B[n]
             c = C[n]
             a = A[n]

@@ -52,16 +52,18 @@ from .scan import BlockedScan, gyro_increments, qmul_c
 
 
 def _run_bias(agg, rest_blk, bias_f, s):
+    """Bias ``(S, nb+1, 3)`` and its covariance ``(S, nb+1, 3, 3)`` at the block edges."""
     nb = agg.G.shape[1]
     vals = np.zeros((s, nb + 1, 3))
-    var = np.zeros((s, nb + 1, 3))
+    cov = np.zeros((s, nb + 1, 3, 3))
     for si in range(s):
         st = BiasState()
         if nb:
-            vals[si, :nb], var[si, :nb] = bias_f.run(agg, si, rest_blk[si], st)
+            vals[si, :nb], cov[si, :nb] = bias_f.run(agg, si, rest_blk[si], st)
         vals[si, nb] = st.bias
-        var[si, nb] = (st.p[0], st.p[4], st.p[8]) if st.p is not None else bias_f.p0
-    return vals, var
+        cov[si, nb] = np.reshape(st.p, (3, 3)) if st.p is not None else \
+            bias_f.p0 * np.eye(3)
+    return vals, cov
 
 
 def _aggregates_chunked(gyr, acc, nb, m, dt) -> BlockAggregates:
@@ -116,13 +118,20 @@ def offline_fuse(gyr: np.ndarray, acc: np.ndarray, fs: float, params: FusionPara
         bf, vf = _run_bias(agg, rest_blk, bias_f, s)
         bb, vb = _run_bias(agg.reversed_time(), rest_blk[:, ::-1], bias_f, s)
         xb, pb = -bb[:, ::-1], vb[:, ::-1]  # backward: value at edge (nb - j)
-        # two-filter smoother: both directions start from the same prior N(0, P0) (and
+        # two-filter smoother: both directions start from the same prior N(0, P0 I) (and
         # the clamp P <= P0 keeps it in them), so their information is added and the
         # prior's subtracted once; plain inverse-variance weighting counts the prior
-        # twice and shrinks weakly observed components (the vertical bias in motion)
-        # towards zero.  (S, nb+1, 3) at the edges j·m - 0.5
-        info = np.maximum(1.0 / vf + 1.0 / pb - 1.0 / bias_f.p0, 1.0 / bias_f.p0)
-        fused = np.clip((bf / vf + xb / pb) / info, -bias_f.clip, bias_f.clip)
+        # twice and shrinks weakly observed directions (the vertical in motion, which
+        # turns with the sensor) towards zero.  Full 3x3 covariances; (S, nb+1, 3) at
+        # the edges j·m - 0.5
+        inv_f, inv_b = np.linalg.inv(vf), np.linalg.inv(pb)
+        info = inv_f + inv_b - np.eye(3) / bias_f.p0
+        ev, evec = np.linalg.eigh(0.5 * (info + info.swapaxes(-1, -2)))
+        ev = np.maximum(ev, 1.0 / bias_f.p0)  # never less information than the prior
+        info = (evec * ev[..., None, :]) @ evec.swapaxes(-1, -2)
+        vec = (inv_f @ bf[..., None] + inv_b @ xb[..., None])[..., 0]
+        fused_c = np.linalg.solve(info, vec[..., None])[..., 0]
+        fused = np.clip(fused_c, -bias_f.clip, bias_f.clip)
     else:
         fused = np.zeros((s, 1, 3))
     # per sample: linear between block edges, held after the last one
