@@ -34,7 +34,6 @@ from scipy import signal
 
 from .bias import BiasFilter, BiasState
 from .blocks import BlockAggregates, block_aggregates
-from .engine import mag_features
 from .filters import (
     decimation,
     expand_range,
@@ -168,7 +167,7 @@ def offline_fuse(gyr: np.ndarray, acc: np.ndarray, fs: float, params: FusionPara
         q = qmul_c(qi, scan.get(i0, i1))
         q6[:, :, i0:i1] = q
         if use_mag:
-            feat[:, :3, i0:i1], feat[:, 3:5, i0:i1] = mag_features(q, mag[:, :, i0:i1])
+            _field_features(q, mag[:, :, i0:i1], feat[:, :, i0:i1])
     del scan
     if mag is None:
         return q6, None, bias
@@ -246,6 +245,27 @@ def _block_stats(feat: np.ndarray, nb: int, m: int):
     mx = f[:, 3:5].max(axis=-1)
     nd = np.stack([mean[:, 3], mn[:, 0], mx[:, 0], mean[:, 4], mn[:, 1], mx[:, 1]], axis=-1)
     return np.ascontiguousarray(mean[:, :3].transpose(0, 2, 1)), nd
+
+
+def _field_features(q6: np.ndarray, mag: np.ndarray, out: np.ndarray) -> None:
+    """:func:`.engine.mag_features` written into ``out`` ``(S, 5, c)``: field in E' (3),
+    norm, dip (the same operations, without the intermediate arrays)."""
+    w, ux, uy, uz = q6[0], q6[1], q6[2], q6[3]
+    vx, vy, vz = mag[:, 0], mag[:, 1], mag[:, 2]
+    tx = 2.0 * (uy * vz - uz * vy)
+    ty = 2.0 * (uz * vx - ux * vz)
+    tz = 2.0 * (ux * vy - uy * vx)
+    out[:, 0] = vx + w * tx + (uy * tz - uz * ty)
+    out[:, 1] = vy + w * ty + (uz * tx - ux * tz)
+    out[:, 2] = vz + w * tz + (ux * ty - uy * tx)
+    m = out[:, :3]
+    nrm = np.sqrt((m * m).sum(axis=1))
+    out[:, 3] = nrm
+    nrm[nrm == 0] = 1.0
+    ratio = np.divide(out[:, 2], nrm)
+    np.clip(ratio, -1.0, 1.0, out=ratio)
+    np.arcsin(ratio, out=ratio)
+    np.negative(ratio, out=out[:, 4])
 
 
 def _edge_interp(f: np.ndarray, m: int, i0: int, i1: int) -> np.ndarray:
