@@ -96,6 +96,50 @@ def test_live_bias_property_and_tilt_only():
     assert np.max(e[-1000:]) < 0.3
 
 
+def test_offline_bias_from_partial_rest_blocks():
+    """Rest runs shorter than two offline blocks and not aligned with them still give the
+    bias (whole-rest blocks alone would miss most of them)."""
+    n = int(120 * FS)
+    t = np.arange(n) / FS
+    # rotation about a tilted axis with 3-s rests every 12 s (offset from the 2-s blocks)
+    moving = ((t + 0.7) % 12.0) > 3.0
+    rate = np.where(moving, 0.6 * np.sin(2 * np.pi * 0.3 * t), 0.0)
+    axis = np.array([0.3, 0.2, 1.0]) / np.linalg.norm([0.3, 0.2, 1.0])
+    q_true = Q.from_rotvec(np.cumsum(rate)[:, None] / FS * axis)
+    bias = np.deg2rad([0.4, -0.3, 0.5])
+    gyr, acc, mag = synth(q_true, bias=bias, noise=0.5)
+    r = fuse(gyr, acc, FS, mag, mode="offline")
+    assert np.max(np.abs(r.gyro_bias_rad_s[int(10 * FS):-int(10 * FS)] - bias)) \
+        < np.deg2rad(0.05)
+
+
+def test_blocked_scan_and_interpolation_helpers():
+    from imu_valgus.fusion.filters import expand_range, pad_edges, sub_block_means
+    from imu_valgus.fusion.scan import BlockedScan, gyro_increments, prefix_product
+
+    rng = np.random.default_rng(3)
+    for n in (1, 63, 64, 1000, 5003):
+        w = rng.normal(0, 2.0, (3, 2, n))
+        dq = gyro_increments(w[0], w[1], w[2], 0.01)
+        sc = BlockedScan(2, n)
+        for i0 in range(0, n, 640):
+            sc.put(i0, dq[..., i0:i0 + 640])
+        sc.run()
+        for _ in range(2):  # first read applies the carry, the second only reads
+            got = np.concatenate([sc.get(i0, min(n, i0 + 640)) for i0 in range(0, n, 640)], -1)
+            assert np.allclose(got, prefix_product(dq), atol=1e-13)
+    for d in (1, 4, 7, 10, 400):
+        x = rng.normal(size=(2, 3, 4321))
+        p = sub_block_means(x, d)
+        full = 4321 // d
+        assert np.allclose(p[..., :full], x[..., :full * d].reshape(2, 3, full, d).mean(-1))
+        c = np.arange(p.shape[-1]) * d + 0.5 * (d - 1)
+        ref = np.array([[np.interp(np.arange(4321), c, pij) for pij in pi] for pi in p])
+        pe = pad_edges(p)
+        assert np.allclose(expand_range(pe, d, 0, 4321), ref, atol=1e-12)
+        assert np.allclose(expand_range(pe, d, 1234, 3000), ref[..., 1234:3000], atol=1e-12)
+
+
 # ---------------------------------------------------------------- invariants
 def test_unit_norm_and_continuity():
     q_true = rotation_trajectory(2000, (1.5, -0.7, 2.0))

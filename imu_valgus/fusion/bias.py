@@ -113,8 +113,8 @@ class BiasFilter:
             ) -> tuple[np.ndarray, np.ndarray]:
         """Process all blocks of sensor ``s``.
 
-        Returns ``(bias_used (nb, 3), p_diag (nb, 3))``: the bias applied during each
-        block (estimated from the blocks before it) and the variance of that estimate
+        Returns ``(bias_used (nb, 3), p (nb, 3, 3))``: the bias applied during each
+        block (estimated from the blocks before it) and the covariance of that estimate
         (in the filter's units, (0.01 °/s)²).  Written out in scalar arithmetic: this
         loop is the only per-block Python code of the bias path.
         """
@@ -122,7 +122,7 @@ class BiasFilter:
         out_b, out_p = self.run_lists(
             agg.G[s].tolist(), agg.B[s].reshape(nb, 9).tolist(), agg.A[s].tolist(),
             agg.C[s].reshape(nb, 9).tolist(), agg.gyr_mean[s].tolist(), rest.tolist(), st)
-        return np.array(out_b).reshape(nb, 3), np.array(out_p).reshape(nb, 3)
+        return np.array(out_b).reshape(nb, 3), np.array(out_p).reshape(nb, 3, 3)
 
     def run_lists(self, G, B, A, C, gm, rest_l, st: BiasState):
         """:meth:`run` on plain lists (one row per block; ``B``, ``C`` row-major 3×3)."""
@@ -146,7 +146,7 @@ class BiasFilter:
         f_b0, f_b1, f_b2, f_a1, f_a2 = self.b0, self.b1, self.b2, self.a1, self.a2
         for n in range(nb):
             out_b[n] = (bx, by, bz)
-            out_p[n] = (P[0], P[4], P[8])
+            out_p[n] = tuple(P)
             b0, b1, b2, b3, b4, b5, b6, b7, b8 = B[n]
             c = C[n]
             a = A[n]
@@ -157,9 +157,23 @@ class BiasFilter:
             tx = 2.0 * (iy * vz - iz * vy)
             ty = 2.0 * (iz * vx - ix * vz)
             tz = 2.0 * (ix * vy - iy * vx)
-            g = lp(lp_acc, [vx + iw * tx + (iy * tz - iz * ty),
-                            vy + iw * ty + (iz * tx - ix * tz),
-                            vz + iw * tz + (ix * ty - iy * tx)])
+            ux = vx + iw * tx + (iy * tz - iz * ty)
+            uy = vy + iw * ty + (iz * tx - ix * tz)
+            uz = vz + iw * tz + (ix * ty - iy * tx)
+            if lp_acc.n_seen >= n_init:  # the same recursion as _lp, unrolled
+                z0, z1 = lp_acc.z0, lp_acc.z1
+                y0 = f_b0 * ux + z0[0]
+                z0[0] = f_b1 * ux - f_a1 * y0 + z1[0]
+                z1[0] = f_b2 * ux - f_a2 * y0
+                y1 = f_b0 * uy + z0[1]
+                z0[1] = f_b1 * uy - f_a1 * y1 + z1[1]
+                z1[1] = f_b2 * uy - f_a2 * y1
+                y2 = f_b0 * uz + z0[2]
+                z0[2] = f_b1 * uz - f_a1 * y2 + z1[2]
+                z1[2] = f_b2 * uz - f_a2 * y2
+                g = (y0, y1, y2)
+            else:
+                g = lp(lp_acc, [ux, uy, uz])
             if st.q_a is None:
                 st.q_a = _quat_to_up(g)
             aw, ax, ay, az = st.q_a
@@ -217,17 +231,44 @@ class BiasFilter:
             rb0 = m0 * bx + m1 * by + m2 * bz
             rb1 = m3 * bx + m4 * by + m5 * bz
             if lp_r.n_seen >= n_init:
-                # 2nd-order Butterworth (direct form II transposed) on 11 channels
+                # 2nd-order Butterworth (direct form II transposed) on 11 channels,
+                # unrolled
                 z0, z1 = lp_r.z0, lp_r.z1
-                xs = (m0, m1, m2, m3, m4, m5, m6, m7, m8, rb0, rb1)
-                ys = [0.0] * 11
-                for i in range(11):
-                    xi = xs[i]
-                    yi = f_b0 * xi + z0[i]
-                    z0[i] = f_b1 * xi - f_a1 * yi + z1[i]
-                    z1[i] = f_b2 * xi - f_a2 * yi
-                    ys[i] = yi
-                h0, h1, h2, h3, h4, h5, h6, h7, h8, rb0, rb1 = ys
+                y0 = f_b0 * m0 + z0[0]
+                z0[0] = f_b1 * m0 - f_a1 * y0 + z1[0]
+                z1[0] = f_b2 * m0 - f_a2 * y0
+                y1 = f_b0 * m1 + z0[1]
+                z0[1] = f_b1 * m1 - f_a1 * y1 + z1[1]
+                z1[1] = f_b2 * m1 - f_a2 * y1
+                y2 = f_b0 * m2 + z0[2]
+                z0[2] = f_b1 * m2 - f_a1 * y2 + z1[2]
+                z1[2] = f_b2 * m2 - f_a2 * y2
+                y3 = f_b0 * m3 + z0[3]
+                z0[3] = f_b1 * m3 - f_a1 * y3 + z1[3]
+                z1[3] = f_b2 * m3 - f_a2 * y3
+                y4 = f_b0 * m4 + z0[4]
+                z0[4] = f_b1 * m4 - f_a1 * y4 + z1[4]
+                z1[4] = f_b2 * m4 - f_a2 * y4
+                y5 = f_b0 * m5 + z0[5]
+                z0[5] = f_b1 * m5 - f_a1 * y5 + z1[5]
+                z1[5] = f_b2 * m5 - f_a2 * y5
+                y6 = f_b0 * m6 + z0[6]
+                z0[6] = f_b1 * m6 - f_a1 * y6 + z1[6]
+                z1[6] = f_b2 * m6 - f_a2 * y6
+                y7 = f_b0 * m7 + z0[7]
+                z0[7] = f_b1 * m7 - f_a1 * y7 + z1[7]
+                z1[7] = f_b2 * m7 - f_a2 * y7
+                y8 = f_b0 * m8 + z0[8]
+                z0[8] = f_b1 * m8 - f_a1 * y8 + z1[8]
+                z1[8] = f_b2 * m8 - f_a2 * y8
+                y9 = f_b0 * rb0 + z0[9]
+                z0[9] = f_b1 * rb0 - f_a1 * y9 + z1[9]
+                z1[9] = f_b2 * rb0 - f_a2 * y9
+                y10 = f_b0 * rb1 + z0[10]
+                z0[10] = f_b1 * rb1 - f_a1 * y10 + z1[10]
+                z1[10] = f_b2 * rb1 - f_a2 * y10
+                h0, h1, h2, h3, h4, h5, h6, h7, h8, rb0, rb1 = (
+                    y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10)
             else:
                 h0, h1, h2, h3, h4, h5, h6, h7, h8, rb0, rb1 = lp(
                     lp_r, [m0, m1, m2, m3, m4, m5, m6, m7, m8, rb0, rb1])
@@ -239,7 +280,7 @@ class BiasFilter:
                 gmn = gm[n]
                 e0, e1, e2 = gmn[0] - bx, gmn[1] - by, gmn[2] - bz
                 h0, h1, h2, h3, h4, h5, h6, h7, h8 = 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0
-                w0 = w1 = w2 = w_r
+                w0 = w1 = w2 = w_r * rest_l[n]
             elif use_motion:
                 e0 = -ey * inv_t + rb0 - (h0 * bx + h1 * by + h2 * bz)
                 e1 = ex * inv_t + rb1 - (h3 * bx + h4 * by + h5 * bz)

@@ -103,11 +103,15 @@ def aggregates_from_products(q: np.ndarray, g: np.ndarray, a: np.ndarray, dt_s: 
     """Aggregates from in-block products ``q`` ``(4, M, S, nb)`` and the raw gyroscope and
     accelerometer samples ``g``, ``a`` ``(3, M, S, nb)``."""
     w, x, y, z = q
-    s, nb = w.shape[1:]
+    m, s, nb = w.shape
+
+    def dot(u, v):  # Σ over the samples of a block, without a product temporary
+        return np.einsum("kij,kij->ij", u, v)
+
     # Σ_k R(Q_k) from Σ_k Q_k Q_kᵀ
-    ww, xx, yy, zz = ((v * v).sum(axis=0) for v in (w, x, y, z))
-    wx, wy, wz = ((w * v).sum(axis=0) for v in (x, y, z))
-    xy, xz, yz = (x * y).sum(axis=0), (x * z).sum(axis=0), (y * z).sum(axis=0)
+    ww, xx, yy, zz = dot(w, w), dot(x, x), dot(y, y), dot(z, z)
+    wx, wy, wz = dot(w, x), dot(w, y), dot(w, z)
+    xy, xz, yz = dot(x, y), dot(x, z), dot(y, z)
     bm = np.empty((s, nb, 3, 3))
     bm[..., 0, 0] = ww + xx - yy - zz
     bm[..., 0, 1] = 2 * (xy - wz)
@@ -119,15 +123,22 @@ def aggregates_from_products(q: np.ndarray, g: np.ndarray, a: np.ndarray, dt_s: 
     bm[..., 2, 1] = 2 * (yz + wx)
     bm[..., 2, 2] = ww - xx - yy + zz
     bm *= dt_s
-    # mean specific force in the block frame: rotate every sample, average
+    # mean specific force in the block frame: mean of a + w t + u × t, t = 2 u × a
     ax, ay, az = a[0], a[1], a[2]
-    tx = 2.0 * (y * az - z * ay)
-    ty = 2.0 * (z * ax - x * az)
-    tz = 2.0 * (x * ay - y * ax)
+    tx = y * az
+    tx -= z * ay
+    tx *= 2.0
+    ty = z * ax
+    ty -= x * az
+    ty *= 2.0
+    tz = x * ay
+    tz -= y * ax
+    tz *= 2.0
     am = np.empty((s, nb, 3))
-    am[..., 0] = (ax + w * tx + (y * tz - z * ty)).mean(axis=0)
-    am[..., 1] = (ay + w * ty + (z * tx - x * tz)).mean(axis=0)
-    am[..., 2] = (az + w * tz + (x * ty - y * tx)).mean(axis=0)
+    am[..., 0] = ax.sum(axis=0) + dot(w, tx) + dot(y, tz) - dot(z, ty)
+    am[..., 1] = ay.sum(axis=0) + dot(w, ty) + dot(z, tx) - dot(x, tz)
+    am[..., 2] = az.sum(axis=0) + dot(w, tz) + dot(x, ty) - dot(y, tx)
+    am *= 1.0 / m
     gq = np.ascontiguousarray(q[:, -1].transpose(1, 2, 0))  # (S, nb, 4)
     gm = g.mean(axis=1).transpose(1, 2, 0)  # (S, nb, 3)
     return BlockAggregates(gq, bm, am, _c_of(am, bm), np.ascontiguousarray(gm))

@@ -1,14 +1,20 @@
 """Offline mode: the same equations, run forward and backward over a whole recording.
 
-1. Rest detection uses zero-phase low-passes and quiet runs seen from both sides.
+1. Rest detection uses zero-phase low-passes (run on 50 Hz sub-block means and
+   interpolated back) and quiet runs seen from both sides.
 2. The block-rate bias filter runs forward in time and on the time-reversed blocks
    (gyroscope negated; the reversed block aggregates follow from the forward ones).
-   The two bias trajectories are fused per sample by inverse-variance weighting (Kalman
-   variances, interpolated between block boundaries) — the fused-bias idea of offline VQF
-   (Laidig & Seel 2023, Sec. 4).
-3. Strapdown integration with the fused bias (one prefix scan over the recording).
-4. The specific force in the almost-inertial frame is low-passed forward and backward
-   (zero phase, ``offline_tau_acc_s``) and the inclination correction is taken from it.
+   The two bias trajectories are fused at the block edges as a two-filter smoother
+   (information of both directions added, the shared prior counted once; Kalman
+   variances) and interpolated linearly onto the samples — the fused-bias idea of
+   offline VQF (Laidig & Seel 2023, Sec. 4).  A block with at least half of its samples
+   at rest gives a rest measurement from those samples.
+3. Strapdown integration with the fused bias (one prefix scan over the recording,
+   :class:`.scan.BlockedScan`, fed and read chunk by chunk).
+4. The specific force in the almost-inertial frame is averaged over sub-blocks of about
+   50 ms (20 Hz; the filter's cut-off is 0.075 Hz) and low-passed forward and backward
+   (zero phase, ``offline_tau_acc_s``); the inclination correction is computed at the
+   sub-block centres and interpolated linearly (then renormalised) onto the samples.
 5. Heading offset: the disturbance logic of :mod:`.heading` runs forward and backward at
    block rate; blocks that either direction accepts (and neither rejects) are
    *undisturbed*.  The offset is a two-sided exponentially weighted circular mean of the
@@ -28,26 +34,35 @@ from scipy import signal
 
 from .bias import BiasFilter, BiasState
 from .blocks import BlockAggregates, block_aggregates
-from .engine import block_mag_stats, mag_features
-from .filters import gain_from_tau, zero_phase_lowpass
+from .filters import (
+    decimation,
+    expand_range,
+    gain_from_tau,
+    pad_edges,
+    sub_block_means,
+    zero_phase_lowpass,
+)
 from .heading import HeadingFilter, HeadingState
 from .inclination import anchor_for, inclination_quats, rotate_c
 from .params import FusionParams
 from .rest import RestDetector
-from .scan import gyro_increments, prefix_product, qmul_c
+from .scan import _L as _SCAN_L
+from .scan import BlockedScan, gyro_increments, qmul_c
 
 
 def _run_bias(agg, rest_blk, bias_f, s):
+    """Bias ``(S, nb+1, 3)`` and its covariance ``(S, nb+1, 3, 3)`` at the block edges."""
     nb = agg.G.shape[1]
     vals = np.zeros((s, nb + 1, 3))
-    var = np.zeros((s, nb + 1, 3))
+    cov = np.zeros((s, nb + 1, 3, 3))
     for si in range(s):
         st = BiasState()
         if nb:
-            vals[si, :nb], var[si, :nb] = bias_f.run(agg, si, rest_blk[si], st)
+            vals[si, :nb], cov[si, :nb] = bias_f.run(agg, si, rest_blk[si], st)
         vals[si, nb] = st.bias
-        var[si, nb] = (st.p[0], st.p[4], st.p[8]) if st.p is not None else bias_f.p0
-    return vals, var
+        cov[si, nb] = np.reshape(st.p, (3, 3)) if st.p is not None else \
+            bias_f.p0 * np.eye(3)
+    return vals, cov
 
 
 def _aggregates_chunked(gyr, acc, nb, m, dt) -> BlockAggregates:
@@ -74,79 +89,120 @@ def _two_sided_ewma(x: np.ndarray, k: float) -> np.ndarray:
 def offline_fuse(gyr: np.ndarray, acc: np.ndarray, fs: float, params: FusionParams,
                  mag: np.ndarray | None):
     """Offline fusion of component-major ``(S, 3, N)`` arrays →
-    ``(q6 (4, S, N), q9 or None, bias (S, 3, N))``."""
+    ``(q6 (4, S, N), q9 or None, bias (S, 3, N))``.
+
+    The outputs are views of sample-major buffers (``(S, N, 4)``, ``(S, N, 3)``), so that
+    turning them sample-major again costs nothing.  Element-wise stages run in chunks of
+    about ``CHUNK`` sensor-samples so that their temporaries stay in cache (an hour of data is
+    5.8 MB per channel); scans and filters run whole.
+    """
     s, _, n = gyr.shape
     dt = 1.0 / fs
     m = max(1, int(round(params.offline_block_s * fs)))
     bias_f = BiasFilter(m * dt, params)
     nb = n // m
     cut = nb * m
-    rest, glp = RestDetector(fs, params).offline(gyr, acc)
-    # ---- bias forward and backward, fused ------------------------------------------
-    bias = np.empty((s, 3, n))
+    d = decimation(fs)
+    step = _chunk_len(d, s)
+    n_rest, g_rest, glp, d_rest = RestDetector(fs, params).offline(gyr, acc, m, nb, step)
+    # ---- bias forward and backward, fused at the block edges -----------------------
     if nb:
         agg = _aggregates_chunked(gyr, acc, nb, m, dt)
-        rest_blk = rest[:, :cut].reshape(s, nb, m).all(axis=-1)
+        # a block with at least half of its samples at rest gives a rest measurement:
+        # the mean rate over those samples, its variance scaled by m / n_rest
+        rest_blk = n_rest * 2 >= m
+        agg.gyr_mean = np.where(rest_blk[..., None],
+                                g_rest / np.maximum(n_rest, 1)[..., None], agg.gyr_mean)
+        rest_blk = np.where(rest_blk, m / np.maximum(n_rest, 1), 0.0)
         bf, vf = _run_bias(agg, rest_blk, bias_f, s)
         bb, vb = _run_bias(agg.reversed_time(), rest_blk[:, ::-1], bias_f, s)
-        edges = np.arange(nb + 1) * m - 0.5  # bias values hold *before* these samples
-        t = np.arange(n, dtype=float)
-        xf, pf = bf, vf  # forward: value at edge j is used in block j
         xb, pb = -bb[:, ::-1], vb[:, ::-1]  # backward: value at edge (nb - j)
-        wgt = pb / (pf + pb)
-        fused = xf * wgt + xb * (1.0 - wgt)  # (S, nb+1, 3)
-        for si in range(s):
-            for c in range(3):
-                bias[si, c] = np.interp(t, edges, fused[si, :, c])
+        # two-filter smoother: both directions start from the same prior N(0, P0 I) (and
+        # the clamp P <= P0 keeps it in them), so their information is added and the
+        # prior's subtracted once; plain inverse-variance weighting counts the prior
+        # twice and shrinks weakly observed directions (the vertical in motion, which
+        # turns with the sensor) towards zero.  Full 3x3 covariances; (S, nb+1, 3) at
+        # the edges j·m - 0.5
+        inv_f, inv_b = np.linalg.inv(vf), np.linalg.inv(pb)
+        info = inv_f + inv_b - np.eye(3) / bias_f.p0
+        ev, evec = np.linalg.eigh(0.5 * (info + info.swapaxes(-1, -2)))
+        ev = np.maximum(ev, 1.0 / bias_f.p0)  # never less information than the prior
+        info = (evec * ev[..., None, :]) @ evec.swapaxes(-1, -2)
+        vec = (inv_f @ bf[..., None] + inv_b @ xb[..., None])[..., 0]
+        fused_c = np.linalg.solve(info, vec[..., None])[..., 0]
+        fused = np.clip(fused_c, -bias_f.clip, bias_f.clip)
     else:
-        bias[:] = 0.0
+        fused = np.zeros((s, 1, 3))
+    # per sample: linear between block edges, held after the last one
+    fe = np.concatenate([fused, fused[:, -1:]], axis=1).transpose(0, 2, 1)
+    bias_buf = np.empty((s, n, 3))
+    bias = bias_buf.transpose(0, 2, 1)  # (S, 3, N) view
     # ---- strapdown with the fused bias ---------------------------------------------
-    # element-wise stages run in chunks of CHUNK samples so that their temporaries stay in
-    # cache (an hour of data is 5.8 MB per channel); scans and filters run whole.
-    dq = np.empty((4, s, n))
-    for sl in _chunks(n):
-        w = gyr[..., sl] - bias[..., sl]
-        dq[:, :, sl] = gyro_increments(w[:, 0], w[:, 1], w[:, 2], dt)
-    q_gyr = prefix_product(dq)
-    del dq
-    a_i = np.empty((3, s, n))
-    for sl in _chunks(n):
-        q = q_gyr[:, :, sl]
-        q /= np.sqrt((q * q).sum(axis=0))
-        a_i[:, :, sl] = rotate_c(q, acc[:, :, sl].transpose(1, 0, 2))
-    # ---- zero-phase low-pass in I, inclination -------------------------------------
-    g_i = zero_phase_lowpass(a_i, params.offline_tau_acc_s, fs)
-    del a_i
-    anchor = anchor_for(g_i[:, :, 0])
-    q6 = np.empty((4, s, n))
+    scan = BlockedScan(s, n)
+    for i0 in range(0, n, step):
+        i1 = min(n, i0 + step)
+        b = _edge_interp(fe, m, i0, i1)
+        bias[..., i0:i1] = b
+        w = gyr[..., i0:i1] - b
+        scan.put(i0, gyro_increments(w[:, 0], w[:, 1], w[:, 2], dt))
+    scan.run()
+    # ---- specific force in I, decimated; zero-phase low-pass; inclination ----------
+    a_sub = np.empty((3, s, -(-n // d)))
+    for i0 in range(0, n, step):
+        i1 = min(n, i0 + step)
+        a_i = rotate_c(scan.get(i0, i1), acc[:, :, i0:i1].transpose(1, 0, 2))
+        a_sub[..., i0 // d:-(-i1 // d)] = sub_block_means(a_i, d)
+    g_sub = zero_phase_lowpass(a_sub, params.offline_tau_acc_s, fs / d)
+    q_inc_sub, _ = inclination_quats(g_sub, anchor_for(g_sub[:, :, 0]))
+    qe = pad_edges(q_inc_sub)
+    q6_buf = np.empty((s, n, 4))
+    q6 = q6_buf.transpose(2, 0, 1)  # (4, S, N) view
     use_mag = mag is not None
     if use_mag:
-        feat = np.empty((s, 6, n))
-        nd = np.empty((s, 2, n))
-    for sl in _chunks(n):
-        q_inc, anchor = inclination_quats(g_i[:, :, sl], anchor)
-        q6[:, :, sl] = qmul_c(q_inc, q_gyr[:, :, sl])
+        feat = np.empty((s, 5, n))  # field in E' (3), norm, dip
+    for i0 in range(0, n, step):
+        i1 = min(n, i0 + step)
+        qi = expand_range(qe, d, i0, i1)
+        qi /= np.sqrt((qi * qi).sum(axis=0))
+        q = qmul_c(qi, scan.get(i0, i1))
+        q6[:, :, i0:i1] = q
         if use_mag:
-            feat[:, :3, sl], nd[:, :, sl] = mag_features(q6[:, :, sl], mag[:, :, sl])
+            _field_features(q, mag[:, :, i0:i1], feat[:, :, i0:i1])
+    del scan
     if mag is None:
         return q6, None, bias
     # ---- heading offset ------------------------------------------------------------
+    q9_buf = np.empty((s, n, 4))
+    q9 = q9_buf.transpose(2, 0, 1)
     if nb == 0:  # shorter than one block: one offset from the mean field
         mean = feat[:, :3].mean(axis=-1)  # (S, 3)
-        d = np.arctan2(mean[:, 0], mean[:, 1])[:, None] * np.ones(n)
-        return q6, _rotate_z_half(np.cos(0.5 * d), np.sin(0.5 * d), q6), bias
-    feat[:, 3:5] = zero_phase_lowpass(nd, params.mag_current_tau_s, fs)  # zero-phase
-    feat[:, 5] = np.sqrt((glp * glp).sum(axis=1))
-    mm, ndb, gnb = block_mag_stats(feat[..., :cut], nb, m)
-    mm_r, ndb_r, gnb_r = block_mag_stats(np.ascontiguousarray(feat[..., ::-1][..., :cut]),
-                                         nb, m)
+        d0 = np.arctan2(mean[:, 0], mean[:, 1])[:, None] * np.ones(n)
+        q9[:] = _rotate_z_half(np.cos(0.5 * d0), np.sin(0.5 * d0), q6)
+        return q6, q9, bias
+    feat[:, 3:5] = zero_phase_lowpass(feat[:, 3:5], params.mag_current_tau_s, fs)
+    # block statistics; the backward pass sees the last nb·m samples, in reverse block
+    # order (mean, min and max do not depend on the order inside a block)
+    mm, ndb = _block_stats(feat[..., :cut], nb, m)
+    if cut == n:
+        mm_r, ndb_r = mm[:, ::-1], ndb[:, ::-1]
+    else:
+        mm_r, ndb_r = (x[:, ::-1] for x in _block_stats(feat[..., n - cut:], nb, m))
+    del feat
+    # low-passed rate norm at the last sample of each block (forward / backward)
+    centres_r = np.arange(glp.shape[-1]) * d_rest + 0.5 * (d_rest - 1)
+    ends_f = np.arange(1, nb + 1) * m - 1.0
+    ends_b = n - np.arange(1, nb + 1) * m * 1.0
+    gnb = np.empty((s, nb))
+    gnb_r = np.empty((s, nb))
+    for si in range(s):
+        gnb[si] = np.sqrt(sum(np.interp(ends_f, centres_r, glp[si, c]) ** 2 for c in range(3)))
+        gnb_r[si] = np.sqrt(sum(np.interp(ends_b, centres_r, glp[si, c]) ** 2
+                                for c in range(3)))
     head_f = HeadingFilter(m * dt, params)
     k_und = gain_from_tau(params.tau_mag_s, m * dt)
     k_dis = gain_from_tau(params.offline_tau_mag_disturbed_s, m * dt)
     centres = np.arange(nb) * m + 0.5 * (m - 1)
-    t = np.arange(n, dtype=float)
-    cos_half = np.empty((s, n))
-    sin_half = np.empty((s, n))
+    half = np.empty((s, 2, nb))
     for si in range(s):
         of = head_f.run(mm[si], ndb[si], gnb[si], HeadingState())
         ob = head_f.run(mm_r[si], ndb_r[si], gnb_r[si], HeadingState())[::-1]
@@ -165,25 +221,75 @@ def offline_fuse(gyr: np.ndarray, acc: np.ndarray, fs: float, params: FusionPara
         num = _two_sided_ewma(u * wu, k_und) + params.offline_mag_disturbed_weight * \
             _two_sided_ewma(u * (1.0 - wu), k_dis)
         d_blk = np.unwrap(np.arctan2(num[1], num[0]))
-        # δ is interpolated linearly between block centres; cos/sin(δ/2) likewise (the
-        # steps are tiny), then renormalised: no trigonometry per sample
-        c = np.interp(t, centres, np.cos(0.5 * d_blk))
-        sn = np.interp(t, centres, np.sin(0.5 * d_blk))
+        half[si] = np.cos(0.5 * d_blk), np.sin(0.5 * d_blk)
+    # δ is interpolated linearly between block centres; cos/sin(δ/2) likewise (the
+    # steps are tiny), then renormalised: no trigonometry per sample
+    he = pad_edges(half)
+    for i0 in range(0, n, step):
+        i1 = min(n, i0 + step)
+        c, sn = expand_range(he, m, i0, i1).transpose(1, 0, 2)
         r = 1.0 / np.sqrt(c * c + sn * sn)
-        cos_half[si], sin_half[si] = c * r, sn * r
-    q9 = np.empty_like(q6)
-    for sl in _chunks(n):
-        q9[:, :, sl] = _rotate_z_half(cos_half[:, sl], sin_half[:, sl], q6[:, :, sl])
+        c *= r
+        sn *= r
+        q9[:, :, i0:i1] = _rotate_z_half(c, sn, q6[:, :, i0:i1])
     return q6, q9, bias
 
 
+def _block_stats(feat: np.ndarray, nb: int, m: int):
+    """Field mean ``(S, nb, 3)`` and norm/dip mean-min-max ``(S, nb, 6)`` of the blocks of
+    ``feat`` ``(S, 5, nb·m)`` (field in E', low-passed norm and dip)."""
+    s = feat.shape[0]
+    f = feat.reshape(s, 5, nb, m)
+    mean = f.mean(axis=-1)
+    mn = f[:, 3:5].min(axis=-1)
+    mx = f[:, 3:5].max(axis=-1)
+    nd = np.stack([mean[:, 3], mn[:, 0], mx[:, 0], mean[:, 4], mn[:, 1], mx[:, 1]], axis=-1)
+    return np.ascontiguousarray(mean[:, :3].transpose(0, 2, 1)), nd
+
+
+def _field_features(q6: np.ndarray, mag: np.ndarray, out: np.ndarray) -> None:
+    """:func:`.engine.mag_features` written into ``out`` ``(S, 5, c)``: field in E' (3),
+    norm, dip (the same operations, without the intermediate arrays)."""
+    w, ux, uy, uz = q6[0], q6[1], q6[2], q6[3]
+    vx, vy, vz = mag[:, 0], mag[:, 1], mag[:, 2]
+    tx = 2.0 * (uy * vz - uz * vy)
+    ty = 2.0 * (uz * vx - ux * vz)
+    tz = 2.0 * (ux * vy - uy * vx)
+    out[:, 0] = vx + w * tx + (uy * tz - uz * ty)
+    out[:, 1] = vy + w * ty + (uz * tx - ux * tz)
+    out[:, 2] = vz + w * tz + (ux * ty - uy * tx)
+    m = out[:, :3]
+    nrm = np.sqrt((m * m).sum(axis=1))
+    out[:, 3] = nrm
+    nrm[nrm == 0] = 1.0
+    ratio = np.divide(out[:, 2], nrm)
+    np.clip(ratio, -1.0, 1.0, out=ratio)
+    np.arcsin(ratio, out=ratio)
+    np.negative(ratio, out=out[:, 4])
+
+
+def _edge_interp(f: np.ndarray, m: int, i0: int, i1: int) -> np.ndarray:
+    """Per-sample values ``(S, 3, i1-i0)`` of block-edge values ``f`` ``(S, 3, nb+2)``
+    (edge j before sample j·m, i.e. at j·m - 0.5, the last one repeated): linear between
+    edges, held after the last one."""
+    j0, j1 = i0 // m, -(-i1 // m)
+    lo = f[..., j0:j1, None]
+    t = (np.arange(m) + 0.5) / m
+    out = (f[..., j0 + 1:j1 + 1, None] - lo) * t
+    out += lo
+    out = out.reshape(out.shape[:-2] + (-1,))
+    return out[..., i0 - j0 * m:i1 - j0 * m]
+
+
 CHUNK = 1 << 15
-"""Samples per chunk of the element-wise offline stages."""
+"""Sensor-samples per chunk of the element-wise offline stages (rounded to a multiple of
+the scan block and of the decimation)."""
 
 
-def _chunks(n: int):
-    for i0 in range(0, n, CHUNK):
-        yield slice(i0, min(n, i0 + CHUNK))
+def _chunk_len(d: int, s: int) -> int:
+    """Samples per chunk for ``s`` sensors: about ``CHUNK / s``."""
+    unit = int(np.lcm(_SCAN_L, d))
+    return unit * max(1, CHUNK // (unit * s))
 
 
 def _rotate_z_half(c: np.ndarray, s: np.ndarray, q: np.ndarray) -> np.ndarray:

@@ -85,3 +85,53 @@ def prefix_product(c: np.ndarray) -> np.ndarray:
     qmul_c(carry, t, out=t)
     out = t.transpose(0, 2, 3, 1).reshape(4, r, nb * _L)
     return np.ascontiguousarray(out[:, :, :n])
+
+
+class BlockedScan:
+    """:func:`prefix_product` of ``(4, R, N)`` increments that are written and read back
+    in chunks (starting at multiples of the scan block), so that the transposition into
+    the scan layout and the final carry product happen chunk by chunk in cache instead
+    of as separate passes over the whole recording.
+
+    ``put`` every chunk, ``run`` once, then ``get`` chunks: the first ``get`` of a chunk
+    applies the carry (and stores the result), later ones only read it back.
+    """
+
+    def __init__(self, r: int, n: int):
+        self.r, self.n = r, n
+        self.nb = max(1, -(-n // _L))
+        self.t = np.empty((4, _L, r, self.nb))  # (4, L, R, nb)
+        pad = self.nb * _L - n
+        if pad:
+            self.t[:, _L - pad:, :, -1] = np.array([1.0, 0.0, 0.0, 0.0])[:, None, None]
+        self.carried = np.zeros(self.nb, dtype=bool)
+        self.carry = None
+
+    def put(self, i0: int, dq: np.ndarray) -> None:
+        """Store increments ``(4, R, c)`` of samples ``i0 … i0+c-1`` (``i0 % L == 0``)."""
+        c = dq.shape[-1]
+        j0, full = i0 // _L, c // _L
+        self.t[:, :, :, j0:j0 + full] = \
+            dq[..., :full * _L].reshape(4, self.r, full, _L).transpose(0, 3, 1, 2)
+        if full * _L < c:  # the end of the recording
+            self.t[:, :c - full * _L, :, j0 + full] = dq[..., full * _L:].transpose(0, 2, 1)
+
+    def run(self) -> None:
+        segment_scan(self.t)
+        pre = prefix_product(np.ascontiguousarray(self.t[:, -1]))  # (4, R, nb)
+        self.carry = np.empty((4, self.r, self.nb))
+        self.carry[:, :, 0] = np.array([1.0, 0.0, 0.0, 0.0])[:, None]
+        self.carry[:, :, 1:] = pre[:, :, :-1]
+
+    def get(self, i0: int, i1: int) -> np.ndarray:
+        """Prefix products ``(4, R, i1-i0)`` of samples ``i0 … i1-1`` (``i0 % L == 0``)."""
+        j0, j1 = i0 // _L, -(-i1 // _L)
+        tv = self.t[:, :, :, j0:j1]
+        if self.carried[j0:j1].all():
+            out = tv.transpose(0, 2, 3, 1).reshape(4, self.r, -1)
+        else:
+            out = qmul_c(self.carry[:, :, j0:j1, None], tv.transpose(0, 2, 3, 1))
+            tv[...] = out.transpose(0, 3, 1, 2)
+            self.carried[j0:j1] = True
+            out = out.reshape(4, self.r, -1)
+        return out[..., :i1 - i0]
