@@ -70,6 +70,7 @@ from imu_valgus.pipeline import (
 from imu_valgus.protocol import Buzz, BuzzPattern, Command, Identify, Led
 from imu_valgus.recording import Event, Notification, RecordingWriter, SensorEntry, make_metadata
 from imu_valgus.reps import fmt_deg
+from imu_valgus.taskrec import TaskRecognised
 
 logger = logging.getLogger(__name__)
 
@@ -625,6 +626,10 @@ class TerminalView:
                         f"{out.calibration.quality:.2f}" + (f" ({msgs})" if msgs else ""))
         elif isinstance(out, CalibrationFailed):
             self._print(f"{out.t_s:8.2f} s  {out.side} leg calibration failed: {out.message}")
+        elif isinstance(out, TaskRecognised):
+            who = f" ({out.side} leg)" if out.side in ("left", "right") else ""
+            self._print(f"{out.t_s:8.2f} s  task: {out.task}{who} (recognised, confidence "
+                        f"{out.confidence:.2f})")
         elif isinstance(out, DataIssue) and out.kind == "gap":
             self._print(f"{out.t_s:8.2f} s  {pretty_location(out.location)}: {out.detail}")
 

@@ -115,3 +115,24 @@ def test_live_dashboard_on_simulated_ble_sensors_records_what_it_shows(tmp_path)
     report = json.loads(rep.stdout)
     assert len(report["reps"]) == 1 and report["calibration"][0]["quality"] > 0.8, (
         report["reps"], report["calibration"], r.stdout[-2000:])
+
+
+def test_window_shows_the_recognised_task(qtbot, session):
+    """--task auto: the recogniser's decision is shown above the leg panels."""
+    from imu_valgus.dashboard.window import Dashboard
+    from imu_valgus.pipeline import PipelineConfig
+    from imu_valgus.recording import Event
+
+    records = [r for r in session.records
+               if not (isinstance(r, Event) and r.name == "task.start")]
+    source = ReplaySource(records, session.sensors, "auto", speed=1.0,
+                          config=PipelineConfig(task="auto"))
+    win = Dashboard(source, period_ms=1000)
+    qtbot.addWidget(win)
+    assert win.task_label.text() == ""
+    shown = []
+    original = win.task_label.setText
+    win.task_label.setText = lambda text: (shown.append(text), original(text))
+    play(win, source, session.plan.duration_s + 1)
+    assert any("recognised" in x and f"<b>{session.config.task}</b> (right leg)" in x
+               for x in shown), shown

@@ -28,6 +28,7 @@ from imu_valgus.pipeline import (
     RepCompleted,
 )
 from imu_valgus.reps import fmt_deg
+from imu_valgus.taskrec import TaskRecognised
 
 COLOURS = {"flexion": "#1f77b4", "abduction": "#d62728", "fppa": "#ff7f0e", "ir": "#2ca02c"}
 FLASH_MS = 400
@@ -162,6 +163,8 @@ class Dashboard(QtWidgets.QMainWindow):
         self.panels = {s: LegPanel(s, threshold_deg, window_s) for s in source.info.sides}
         for p in self.panels.values():
             legs.addWidget(p, 1)
+        self.task_label = QtWidgets.QLabel("")    # the recognised task (--task auto)
+        lay.addWidget(self.task_label)
         lay.addLayout(legs, 3)
         self.reps = QtWidgets.QTableWidget(0, len(self.REP_COLUMNS))
         self.reps.setHorizontalHeaderLabels(self.REP_COLUMNS)
@@ -211,6 +214,10 @@ class Dashboard(QtWidgets.QMainWindow):
             elif isinstance(o, CalibrationFailed) and o.side in self.panels:
                 self.panels[o.side].title.setText(
                     f"<b>{o.side.capitalize()} leg</b> — calibration failed: {o.message}")
+            elif isinstance(o, TaskRecognised):
+                who = f" ({o.side} leg)" if o.side in ("left", "right") else ""
+                self.task_label.setText(f"Task: <b>{o.task}</b>{who} — recognised, "
+                                        f"confidence {o.confidence:.2f}")
             elif isinstance(o, DataIssue):
                 self.issues[o.kind] = self.issues.get(o.kind, 0) + 1
                 self.statusBar().showMessage("Data issues: " + ", ".join(
