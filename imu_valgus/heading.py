@@ -75,6 +75,12 @@ class HeadingParams:
         The part of the thigh-heading difference beyond ``±follow_band_deg`` (more
         than a stride's hip and pelvic rotation: a turn) is followed with the much
         shorter ``follow_fast_tau_s``, so that ``P`` keeps up with a turn on the spot.
+    turn_rate_deg_s, turn_tau_s:
+        A turn: the thigh's heading rate, low-passed with ``turn_tau_s`` (which leaves
+        a stride's back-and-forth axial swing, ~1 Hz, at a few °/s), above
+        ``turn_rate_deg_s`` (a 180° turn in 2–4 s is 45–90 °/s).  In a turn the band
+        is dropped and the whole difference followed fast: with the band, ``P`` lagged
+        the body by the band (10°) plus the fast follower's lag for the whole turn.
     anchor_uncertainty_deg, drift_deg_s, follow_uncertainty_deg:
         The uncertainty model of the reference heading (see
         :attr:`HeadingTracker.uncertainty_deg`): how well an upright rest fixes it
@@ -93,6 +99,8 @@ class HeadingParams:
     follow_tau_s: float = 0.5
     follow_band_deg: float = 10.0
     follow_fast_tau_s: float = 0.05
+    turn_rate_deg_s: float = 20.0
+    turn_tau_s: float = 1.0
     anchor_uncertainty_deg: float = 1.0
     drift_deg_s: float = 0.1
     follow_uncertainty_deg: float = 2.5
@@ -107,6 +115,8 @@ class HeadingState:
     last_anchor_s: float
     upright_samples: int = 0
     uncertainty_rad: float = math.radians(HeadingParams.anchor_uncertainty_deg)
+    turn_rate_rad_s: float = 0.0                 # low-passed thigh heading rate (gait)
+    last_thigh_heading_rad: float | None = None  # previous following sample's heading
 
 
 def wrap_rad(a):
@@ -212,19 +222,30 @@ class HeadingTracker:
         s_follow = math.radians(pr.follow_uncertainty_deg)
         s_grow = math.radians(pr.drift_deg_s) / self.fs_hz
         sig = np.empty(n)
+        kr = 1.0 - math.exp(-1.0 / (pr.turn_tau_s * self.fs_hz))
+        turn = math.radians(pr.turn_rate_deg_s)
+        r, h_last = st.turn_rate_rad_s, st.last_thigh_heading_rad
         d, p_, s_ = st.delta_rad, st.psi_p_rad, st.uncertainty_rad
         for i, (u, fo, ht, hk) in enumerate(zip(up.tolist(), fol, h_t.tolist(),
                                                 h_k.tolist(), strict=True)):
             delta[i] = d
             psi[i] = p_
             sig[i] = s_
+            if fo:          # the thigh's heading rate while it can be followed
+                if h_last is not None:
+                    r += kr * (float(wrap_rad(ht - h_last)) * self.fs_hz - r)
+                h_last = ht
+            else:
+                h_last = None
+                r -= kr * r
             if u:
                 d += k * float(wrap_rad(ht - hk - d))
                 p_ += k * float(wrap_rad(ht - p_))
                 s_ += k * (s_anchor - s_)
             elif fo:
                 e = float(wrap_rad(ht - p_))
-                p_ += kf * e + kff * (e - min(max(e, -band), band))
+                b = 0.0 if abs(r) > turn else band
+                p_ += kf * e + kff * (e - min(max(e, -b), b))
                 s_ += s_grow + kf * (s_follow - s_)
             else:
                 s_ += s_grow
@@ -233,6 +254,7 @@ class HeadingTracker:
             st.upright_samples += int(up.sum())
         st.delta_rad, st.psi_p_rad = float(wrap_rad(d)), float(wrap_rad(p_))
         st.uncertainty_rad = s_
+        st.turn_rate_rad_s, st.last_thigh_heading_rad = r, h_last
         self.uncertainty_deg = np.degrees(sig)
         return delta, psi, up
 

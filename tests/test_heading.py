@@ -6,7 +6,7 @@ import pytest
 from imu_valgus import quaternion as Q
 from imu_valgus.conventions import R_E_UPRIGHT
 from imu_valgus.heading import HeadingTracker, wrap_rad
-from imu_valgus.kinematics import rot_z
+from imu_valgus.kinematics import rot_y, rot_z
 
 FS = 200.0
 
@@ -85,3 +85,25 @@ def test_heading_uncertainty_grows_between_rests_and_shrinks_at_rests():
     c = HeadingTracker(0.0, 0.0, FS, 0.0)
     c.update(tw, q_t, q_k, gw, gw, follow=True)
     assert c.uncertainty_deg[-1] == pytest.approx(2.5, abs=0.2)
+
+
+def test_turn_is_followed_without_the_band_lag_and_strides_are_not_turns():
+    """During a 180° turn in 2 s the reference heading lagged the body by the ±10° band
+    plus the fast follower's lag (~13°); a sustained heading rate now drops the band.
+    A stride's back-and-forth axial swing of the thigh (±6° at 1 Hz) is not a turn: it
+    stays femoral rotation, P hardly moves."""
+    t, q_t, q_k, gyr, psi = _walk_with_turn(180.0)
+    tr = HeadingTracker(0.0, 0.0, FS, 0.0)
+    _, p, _ = tr.update(t, q_t, q_k, gyr, gyr, follow=True)
+    during = (t > 2.8) & (t < 4.0)
+    lag = np.degrees(np.abs(wrap_rad(p[during] - psi[during])))
+    assert lag.max() < 6.0, lag.max()
+    # straight walking with the thigh turning about its own axis by ±6° every stride
+    t = np.arange(0, 10.0, 1 / FS)
+    axial = np.radians(6.0) * np.sin(2 * np.pi * t)
+    r_e_t = R_E_UPRIGHT @ rot_y(axial)
+    q = Q.from_matrix(r_e_t)
+    g = np.full((len(t), 3), 2.0)
+    tr = HeadingTracker(0.0, 0.0, FS, 0.0)
+    _, p, _ = tr.update(t, q, q, g, g, follow=True)
+    assert np.degrees(np.abs(p)).max() < 3.0     # the slow in-band following only
