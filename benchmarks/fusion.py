@@ -296,6 +296,8 @@ def main(argv=None):
     print()
     print("\n".join(lines))
     print()
+    print("\n".join(target_lines(acc_rows, thr, live)))
+    print()
     print("* 6D total error after removing one constant heading offset per trial.")
     print("† ahrs runs a Python loop: timed on a "
           f"{(5 if quick else 30)} s slice and extrapolated as samples/s.")
@@ -317,6 +319,37 @@ def main(argv=None):
           f"imufusion {ver('imufusion')}"
           f", {platform.machine()}, run time {time.time() - t_start:.0f} s"
           f"{' (--quick)' if quick else ''}.")
+
+
+def target_lines(acc_rows: dict, thr: dict, live: dict) -> list[str]:
+    """Issue #3's targets, each with the figures it compares at full precision (the table
+    rounds to 0.001°, and the inclination comparisons are closer than that)."""
+    out = ["Targets (ours vs the peer in this run; yes = ours ≤ peer, or ≥ for throughput):"]
+
+    def cmp(label, row, ours, peer):
+        if row not in acc_rows or peer not in acc_rows[row]:
+            return
+        a, b = acc_rows[row][ours], acc_rows[row][peer]
+        out.append(f"  {label}: {a:.6f}° vs {b:.6f}° ({a - b:+.6f}°) "
+                   f"{'yes' if a <= b else 'NO'}")
+
+    for dims in ("9D", "6D"):
+        if dims == "9D":
+            cmp("live 9D total ≤ VQF", "9D total, all (n=22) [°]", "ours live", "vqf VQF")
+            cmp("offline 9D total ≤ offlineVQF", "9D total, all (n=22) [°]", "ours offline",
+                "vqf offlineVQF")
+        row = f"{dims} inclination, all (n=22) [°]"
+        cmp(f"live {dims} inclination ≤ VQF", row, "ours live", "vqf VQF")
+        cmp(f"offline {dims} inclination ≤ offlineVQF", row, "ours offline", "vqf offlineVQF")
+    r = thr.get("stream", {})
+    if "vqf offlineVQF" in r:
+        ratio = r["ours offline"] / r["vqf offlineVQF"]
+        out.append(f"  offline throughput ≥ offlineVQF: {ratio:.2f}× "
+                   f"{'yes' if ratio >= 1 else 'NO'}")
+    for k, ((_, p99), (_, cp99)) in live.items():
+        out.append(f"  live p99 ≤ 2 ms ({k}): {p99 / 1e3:.2f} ms wall, {cp99 / 1e3:.2f} ms CPU "
+                   f"{'yes' if p99 <= 2000 else 'NO (wall)' if cp99 <= 2000 else 'NO'}")
+    return out
 
 
 if __name__ == "__main__":
