@@ -126,8 +126,12 @@ def run(args: argparse.Namespace) -> int:
 
             source = LiveSource(session, end_s=args.duration or end,
                                 title="simulated sensors" if args.simulate else "live")
-            wall = args.duration / args.speed if args.duration else None
-            run_window(source, duration_s=wall, threshold_deg=args.threshold_deg)
+            # --duration counts session time: the window closes when the session reaches
+            # it (a loaded machine may run a simulated athlete slower than --speed); the
+            # wall-clock cap only guards against a session that stops advancing
+            wall = 3.0 * args.duration / args.speed + 30.0 if args.duration else None
+            run_window(source, duration_s=wall, threshold_deg=args.threshold_deg,
+                       close_when_finished=args.duration is not None)
             source.close()
             summary = source.summary
         else:

@@ -151,10 +151,12 @@ class Dashboard(QtWidgets.QMainWindow):
                    "abduction at depth °", "IMU-FPPA °", "femoral IR °", "alerts")
 
     def __init__(self, source: Source, *, threshold_deg: float = 12.0, window_s: float = 10.0,
-                 period_ms: int = 33, beep: bool = False) -> None:
+                 period_ms: int = 33, beep: bool = False,
+                 close_when_finished: bool = False) -> None:
         super().__init__()
         self.source = source
         self.beep = beep
+        self.close_when_finished = close_when_finished
         self.setWindowTitle(f"imu-valgus — {source.info.title}")
         central = QtWidgets.QWidget()
         self.setCentralWidget(central)
@@ -191,6 +193,9 @@ class Dashboard(QtWidgets.QMainWindow):
             self._next_status = now + 0.5
             self.statusBar().showMessage(status())
         if getattr(self.source, "finished", False):
+            if self.close_when_finished:
+                self.close()
+                return
             self.statusBar().showMessage(self.statusBar().currentMessage().split(" — ")[0]
                                          + " — end of recording")
 
