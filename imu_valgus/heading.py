@@ -118,7 +118,7 @@ class HeadingParams:
     mag_tau_s: float = 20.0
     mag_max_step_deg: float = 3.0
     mag_norm_tol: float = 0.03
-    mag_dip_tol_deg: float = 2.0
+    mag_dip_tol_deg: float = 6.0
     mag_steady_tau_s: float = 2.0
     mag_hold_s: float = 1.0
     mag_max_dip_deg: float = 80.0

@@ -53,12 +53,13 @@ class FieldEstimator:
     """Per sensor: online hard iron and the field in the 6D earth frame ``E'``."""
 
     def __init__(self, fs_hz: float, block_s: float = 1.0, tau_s: float = 120.0,
-                 min_info: float = 0.02) -> None:
+                 min_info: float = 0.02, hard_iron_uT: np.ndarray | None = None) -> None:
         self.block_n = max(1, int(round(block_s * fs_hz)))
         self.forget = math.exp(-block_s / tau_s)
         self.min_info = min_info
-        self.state = FieldState()
-        self._zero()
+        self.known = None if hard_iron_uT is None else np.asarray(hard_iron_uT, float).copy()
+        """A hard iron calibrated beforehand (µT): used as is, nothing estimated."""
+        self.reset()
 
     def _zero(self) -> None:
         s = self.state
@@ -69,6 +70,8 @@ class FieldEstimator:
         """Orientation restarted (new ``E'``): forget everything."""
         self.state = FieldState()
         self._zero()
+        if self.known is not None:
+            self.state.hard_iron = self.known.copy()
 
     def snapshot(self) -> FieldState:
         return self.state.copy()
@@ -118,6 +121,7 @@ class FieldEstimator:
                 s.sum_m = f * s.sum_m + s.blk_m
                 s.blk_n = 0
                 s.blk_r, s.blk_rm, s.blk_m = np.zeros((3, 3)), np.zeros(3), np.zeros(3)
-                self._solve()
+                if self.known is None:
+                    self._solve()
             i = j
         return out
