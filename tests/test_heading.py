@@ -180,3 +180,32 @@ def test_no_magnetometer_is_unchanged_and_mag_is_block_independent():
                                     field_t=f_t[i:j], field_k=f_k[i:j])[0])
         i = j
     assert np.allclose(np.concatenate(out), dw, atol=1e-12, rtol=0)
+
+
+def test_hard_iron_is_found_from_rotations_and_packet_sizes_do_not_matter():
+    from imu_valgus.magfield import FieldEstimator
+
+    rng = np.random.default_rng(3)
+    t = np.arange(0, 40.0, 1 / FS)
+    # rotation about two axes (a squat's flexion and a turn), 6D earth frame E'
+    r = rot_z(0.8 * np.sin(0.4 * t)) @ rot_y(0.9 * np.sin(1.3 * t))
+    q = Q.from_matrix(r)
+    h = np.array([25.0, -12.0, 30.0])
+    m = np.einsum("nji,j->ni", r, EARTH) + h + rng.normal(0, 0.4, (len(t), 3))
+    whole = FieldEstimator(FS)
+    f = whole.update(q, m)
+    assert np.isnan(f[0]).all()                       # unknown at first
+    assert np.allclose(whole.state.hard_iron, h, atol=0.3)
+    assert np.allclose(f[-int(FS):], EARTH, atol=2.0)
+    parts, out, i = FieldEstimator(FS), [], 0
+    for n in [3, 1, 250, 17] * 200:
+        j = min(len(t), i + n)
+        if i < j:
+            out.append(parts.update(q[i:j], m[i:j]))
+        i = j
+    assert np.allclose(np.vstack(out), f, atol=1e-9, rtol=0, equal_nan=True)
+    # one axis only (walking straight): not determined, field stays unknown
+    r1 = rot_y(0.9 * np.sin(1.3 * t))
+    m1 = np.einsum("nji,j->ni", r1, EARTH) + h
+    one = FieldEstimator(FS)
+    assert np.isnan(one.update(Q.from_matrix(r1), m1)).all()
