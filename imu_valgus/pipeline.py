@@ -36,7 +36,6 @@ from imu_valgus.errors import CalibrationError, ProtocolError
 from imu_valgus.feedback import AlertRule, FeedbackAction, FeedbackConfig, FeedbackEngine
 from imu_valgus.fusion import FusionParams, LiveFusion
 from imu_valgus.heading import HeadingParams, HeadingTracker
-from imu_valgus.magfield import FieldEstimator
 from imu_valgus.kinematics import (
     fppa_heading_sensitivity,
     frontal_plane_projection_angle,
@@ -44,6 +43,7 @@ from imu_valgus.kinematics import (
     knee_angles,
     rot_z,
 )
+from imu_valgus.magfield import FieldEstimator
 from imu_valgus.recording import Event, Notification, Record, SensorEntry
 from imu_valgus.reps import (
     HIP_EXERCISES,
