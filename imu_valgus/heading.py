@@ -89,6 +89,17 @@ class HeadingParams:
         steady-state gyroscope-bias uncertainty in motion, 0.1 °/s, ``docs/fusion.md``),
         and how well following the thigh in gait fixes it (a stride's thigh axial
         rotation relative to the direction of travel: a few degrees).
+    mag_tau_s, mag_max_step_deg:
+        Magnetometer (when both sensors stream one): while the field is clean, ``δ`` is
+        pulled towards the magnetic relative heading with time constant ``mag_tau_s``
+        (seconds of clean samples), the disagreement clipped to ``±mag_max_step_deg``
+        so that an undetected disturbance moves ``δ`` by at most
+        ``mag_max_step_deg / (mag_tau_s · fs)`` per sample.
+    mag_norm_tol, mag_dip_tol_deg, mag_steady_tau_s, mag_hold_s, mag_max_dip_deg:
+        Clean field: thigh and shank see the same field (norms within ``mag_norm_tol``
+        (relative), dips within ``mag_dip_tol_deg``), each steady (norm and dip within
+        the same tolerances of their own low-pass, time constant ``mag_steady_tau_s``),
+        horizontal enough (dip below ``mag_max_dip_deg``), for at least ``mag_hold_s``.
     """
 
     max_tilt_deg: float = 12.0
@@ -104,6 +115,13 @@ class HeadingParams:
     anchor_uncertainty_deg: float = 1.0
     drift_deg_s: float = 0.1
     follow_uncertainty_deg: float = 2.5
+    mag_tau_s: float = 20.0
+    mag_max_step_deg: float = 3.0
+    mag_norm_tol: float = 0.03
+    mag_dip_tol_deg: float = 6.0
+    mag_steady_tau_s: float = 2.0
+    mag_hold_s: float = 1.0
+    mag_max_dip_deg: float = 80.0
 
 
 @dataclass
@@ -117,6 +135,9 @@ class HeadingState:
     uncertainty_rad: float = math.radians(HeadingParams.anchor_uncertainty_deg)
     turn_rate_rad_s: float = 0.0                 # low-passed thigh heading rate (gait)
     last_thigh_heading_rad: float | None = None  # previous following sample's heading
+    mag_lp: tuple[float, float, float, float] | None = None  # low-passed |f|, dip (t, k)
+    mag_clean_samples: int = 0                   # consecutive clean-field samples
+    mag_used_samples: int = 0                    # samples that corrected δ
 
 
 def wrap_rad(a):
@@ -173,8 +194,47 @@ class HeadingTracker:
                  & (np.linalg.norm(gyr_k_rad_s, axis=1) < p.max_gyr_rad_s))
         return (up_t > cos_max) & (up_k > cos_max) & still
 
+    def clean_field(self, f_t: np.ndarray, f_k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Clean-field test and magnetic relative heading, per sample (advances the state).
+
+        ``f_t``, ``f_k``: ``(N, 3)`` field in the thigh and shank sensors' 6D earth frames
+        (NaN where unknown).  Returns ``clean`` ``(N,)`` bool and ``δ_mag`` ``(N,)`` rad.
+        """
+        p, st = self.params, self.state
+        n = len(f_t)
+        nt, nk = np.linalg.norm(f_t, axis=1), np.linalg.norm(f_k, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dt = np.arcsin(np.clip(-f_t[:, 2] / nt, -1.0, 1.0))
+            dk = np.arcsin(np.clip(-f_k[:, 2] / nk, -1.0, 1.0))
+            d_mag = wrap_rad(_heading(f_t) - _heading(f_k))
+            tol_d = math.radians(p.mag_dip_tol_deg)
+            agree = (np.abs(nt - nk) < p.mag_norm_tol * 0.5 * (nt + nk)) & (
+                np.abs(dt - dk) < tol_d) & (np.abs(dt) < math.radians(p.mag_max_dip_deg))
+        fin = np.isfinite(nt) & np.isfinite(nk) & (nt > 0) & (nk > 0)
+        ks = 1.0 - math.exp(-1.0 / (p.mag_steady_tau_s * self.fs_hz))
+        hold = int(round(p.mag_hold_s * self.fs_hz))
+        clean = np.zeros(n, dtype=bool)
+        lp, run = st.mag_lp, st.mag_clean_samples
+        for i, (ok_f, ok_a, a, b, c, d) in enumerate(zip(
+                fin.tolist(), agree.tolist(), nt.tolist(), dt.tolist(), nk.tolist(),
+                dk.tolist(), strict=True)):
+            if not ok_f:
+                lp, run = None, 0
+                continue
+            if lp is None:
+                lp = (a, b, c, d)
+            steady = (abs(a - lp[0]) < p.mag_norm_tol * lp[0] and abs(b - lp[1]) < tol_d
+                      and abs(c - lp[2]) < p.mag_norm_tol * lp[2] and abs(d - lp[3]) < tol_d)
+            lp = (lp[0] + ks * (a - lp[0]), lp[1] + ks * (b - lp[1]),
+                  lp[2] + ks * (c - lp[2]), lp[3] + ks * (d - lp[3]))
+            run = run + 1 if (ok_a and steady) else 0
+            clean[i] = run > hold
+        st.mag_lp, st.mag_clean_samples = lp, run
+        return clean, np.where(clean, d_mag, 0.0)
+
     def update(self, t_s: np.ndarray, q_e_t: np.ndarray, q_ek_k: np.ndarray,
-               gyr_t_rad_s: np.ndarray, gyr_k_rad_s: np.ndarray, follow: bool = False
+               gyr_t_rad_s: np.ndarray, gyr_k_rad_s: np.ndarray, follow: bool = False,
+               field_t: np.ndarray | None = None, field_k: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Headings for every sample of a block.
 
@@ -190,6 +250,11 @@ class HeadingTracker:
             ``(N, 3)`` angular velocities (any frame; only norms are used), rad/s.
         follow:
             Gait: let ``ψ_P`` follow the thigh's heading between rests (see above).
+        field_t, field_k:
+            ``(N, 3)`` magnetic field in the thigh and shank sensors' 6D earth frames
+            (:class:`imu_valgus.magfield.FieldEstimator`; NaN where unknown), or
+            ``None`` (no magnetometer): ``δ`` follows the magnetic relative heading
+            while the field is clean (:meth:`clean_field`).
 
         Returns
         -------
@@ -222,12 +287,21 @@ class HeadingTracker:
         s_follow = math.radians(pr.follow_uncertainty_deg)
         s_grow = math.radians(pr.drift_deg_s) / self.fs_hz
         sig = np.empty(n)
+        if field_t is not None and field_k is not None:
+            mc, md = self.clean_field(np.asarray(field_t, float), np.asarray(field_k, float))
+            st.mag_used_samples += int(mc.sum())
+            mc_l, md_l = mc.tolist(), md.tolist()
+        else:
+            mc_l, md_l = [False] * n, [0.0] * n
+        km = 1.0 - math.exp(-1.0 / (pr.mag_tau_s * self.fs_hz))
+        m_step = math.radians(pr.mag_max_step_deg)
         kr = 1.0 - math.exp(-1.0 / (pr.turn_tau_s * self.fs_hz))
         turn = math.radians(pr.turn_rate_deg_s)
         r, h_last = st.turn_rate_rad_s, st.last_thigh_heading_rad
         d, p_, s_ = st.delta_rad, st.psi_p_rad, st.uncertainty_rad
-        for i, (u, fo, ht, hk) in enumerate(zip(up.tolist(), fol, h_t.tolist(),
-                                                h_k.tolist(), strict=True)):
+        for i, (u, fo, ht, hk, cm, dm) in enumerate(zip(up.tolist(), fol, h_t.tolist(),
+                                                        h_k.tolist(), mc_l, md_l,
+                                                        strict=True)):
             delta[i] = d
             psi[i] = p_
             sig[i] = s_
@@ -249,6 +323,8 @@ class HeadingTracker:
                 s_ += s_grow + kf * (s_follow - s_)
             else:
                 s_ += s_grow
+            if cm:          # clean magnetic field: relative heading observed
+                d += km * min(max(float(wrap_rad(dm - d)), -m_step), m_step)
         if up.any():
             st.last_anchor_s = float(np.asarray(t_s)[np.flatnonzero(up)[-1]])
             st.upright_samples += int(up.sum())

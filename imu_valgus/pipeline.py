@@ -43,6 +43,7 @@ from imu_valgus.kinematics import (
     knee_angles,
     rot_z,
 )
+from imu_valgus.magfield import FieldEstimator
 from imu_valgus.recording import Event, Notification, Record, SensorEntry
 from imu_valgus.reps import (
     HIP_EXERCISES,
@@ -124,6 +125,7 @@ class PipelineConfig:
     auto_calibration_after_s: float = 3.0
     task: str = ""                           # "auto": recognised (imu_valgus.taskrec)
     task_recognition: TaskRecognitionParams | None = None   # task="auto" only; None: defaults
+    use_magnetometer: bool = True            # when streamed: relative heading, clean field only
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -235,6 +237,8 @@ class SensorStream:
         self._last_seq: int | None = None
         self._clock = ClockSync()
         self._last_sample: tuple[np.ndarray, np.ndarray] | None = None
+        self._field: FieldEstimator | None = None   # magnetometer streamed and used
+        self._last_mag: np.ndarray | None = None
         self._t: list[np.ndarray] = []
         self._d: list[np.ndarray] = []
         self.last_host_time_s = -np.inf
@@ -268,7 +272,11 @@ class SensorStream:
         if self._fusion is None or pkt.period_us != self._period_us:
             self._period_us = pkt.period_us
             self._fusion = LiveFusion(1e6 / pkt.period_us, params=self.config.fusion_params)
+            self._field = None
         gyr, acc = pkt.gyr_rad_s, pkt.acc_m_s2
+        mag = pkt.mag_uT if self.config.use_magnetometer else None
+        if mag is not None and self._field is None:
+            self._field = FieldEstimator(1e6 / pkt.period_us)
         t_us = t0 + np.arange(pkt.n_samples, dtype=np.int64) * pkt.period_us
         # gaps: interpolate short ones, restart after long ones
         if self._last_t_us is not None:
@@ -280,6 +288,11 @@ class SensorStream:
                     g0, a0 = self._last_sample
                     gyr = np.vstack([g0 + frac * (gyr[0] - g0), gyr])
                     acc = np.vstack([a0 + frac * (acc[0] - a0), acc])
+                    if mag is not None and self._last_mag is not None:
+                        mag = np.vstack([self._last_mag + frac * (mag[0] - self._last_mag),
+                                         mag])
+                    elif mag is not None:
+                        mag = np.vstack([np.repeat(mag[:1], missing, axis=0), mag])
                     t_us = np.concatenate([self._last_t_us + np.arange(1, missing + 1)
                                            * pkt.period_us, t_us])
                     self.stats.interpolated_samples += missing
@@ -287,6 +300,8 @@ class SensorStream:
                     self.stats.gaps += 1
                     self._fusion = LiveFusion(1e6 / pkt.period_us,
                                               params=self.config.fusion_params)
+                    if self._field is not None:
+                        self._field.reset()
                     issues.append(DataIssue(host_time_s, self.location, "gap",
                                             f"no data for {gap_s:.2f} s; orientation restarted"))
         self._clock.update(t_us[-1] * 1e-6, host_time_s)
@@ -296,7 +311,12 @@ class SensorStream:
             t_host = np.maximum(t_host, self._t[-1][-1] + 1e-6 * (1 + np.arange(len(t_host))))
         q = self._fusion.update(gyr, acc)
         self._t.append(t_host)
-        self._d.append(np.hstack([q, gyr, acc]))
+        if mag is not None and self._field is not None:
+            # field in this sensor's 6D earth frame (NaN until the hard iron is known)
+            self._d.append(np.hstack([q, gyr, acc, self._field.update(q, mag)]))
+            self._last_mag = mag[-1]
+        else:
+            self._d.append(np.hstack([q, gyr, acc]))
         self._last_t_us = int(t_us[-1])
         self._last_sample = (gyr[-1], acc[-1])
         self.stats.samples += pkt.n_samples
@@ -312,10 +332,14 @@ class SensorStream:
         return raw_t0_us + self._wrap
 
     def take(self) -> tuple[np.ndarray, np.ndarray]:
-        """All buffered samples ``(t_s (N,), data (N, 10))``; the buffer is emptied."""
+        """All buffered samples ``(t_s (N,), data (N, 10))``; the buffer is emptied.
+
+        With a magnetometer (and ``use_magnetometer``) 3 more columns: the field in the
+        sensor's 6D earth frame (:class:`~imu_valgus.magfield.FieldEstimator`), µT."""
         if not self._t:
             return np.empty(0), np.empty((0, self._DATA_COLS))
-        t, d = np.concatenate(self._t), np.vstack(self._d)
+        w = min(d.shape[1] for d in self._d)
+        t, d = np.concatenate(self._t), np.vstack([d[:, :w] for d in self._d])
         self._t, self._d = [], []
         return t, d
 
@@ -331,6 +355,12 @@ class _LegSync:
         self._d = [np.empty((0, 10)), np.empty((0, 10))]
 
     def push(self, which: int, t: np.ndarray, d: np.ndarray) -> None:
+        if len(t) and d.shape[1] != self._d[which].shape[1]:
+            # the magnetometer appeared or stopped: keep the columns both have
+            w = min(d.shape[1], self._d[which].shape[1]) if len(self._t[which]) else \
+                d.shape[1]
+            self._d[which] = self._d[which][:, :w].reshape(-1, w)
+            d = d[:, :w]
         if len(t):
             self._t[which] = np.concatenate([self._t[which], t])
             self._d[which] = np.vstack([self._d[which], d])
@@ -489,8 +519,11 @@ class _Leg:
         cal = self.calibration
         q_e_t = Q.mul(thigh[:, :4], cal.q_st_t)
         q_ek_k = Q.mul(shank[:, :4], cal.q_sk_k)
+        mag = thigh.shape[1] >= 13 and shank.shape[1] >= 13
         delta, psi, _ = self.heading.update(t, q_e_t, q_ek_k, thigh[:, 4:7], shank[:, 4:7],
-                                            follow=self.task in GAIT_TASKS)
+                                            follow=self.task in GAIT_TASKS,
+                                            field_t=thigh[:, 10:13] if mag else None,
+                                            field_k=shank[:, 10:13] if mag else None)
         q_e_k = Q.mul(heading_quaternion(delta), q_ek_k)
         # soft-tissue twist of the thigh sensor (calibration.estimate_thigh_twist)
         q_e_t = untwist_thigh(q_e_t, q_e_k, self.side, cal.thigh_twist_deg_per_deg)

@@ -107,3 +107,105 @@ def test_turn_is_followed_without_the_band_lag_and_strides_are_not_turns():
     tr = HeadingTracker(0.0, 0.0, FS, 0.0)
     _, p, _ = tr.update(t, q, q, g, g, follow=True)
     assert np.degrees(np.abs(p)).max() < 3.0     # the slow in-band following only
+
+
+# ------------------------------------------------------------------- magnetometer, clean only
+EARTH = np.array([0.0, 19.5, -44.0])      # µT, ENU
+
+
+def _mag_walk(true_delta_deg: float, seconds: float = 60.0):
+    """Walking (never upright-still); the shank sensor's 6D earth frame is turned by the
+    true relative heading ``δ`` from the thigh's, so the field seen in it is too."""
+    t = np.arange(0, seconds, 1 / FS)
+    swing = np.radians(20.0) * np.sin(2 * np.pi * t)
+    knee = np.radians(30.0) * (1 - np.cos(2 * np.pi * t))
+    d = np.radians(true_delta_deg)
+    q_t = Q.from_matrix(R_E_UPRIGHT @ rot_z(swing))
+    q_k = Q.from_matrix(rot_z(-d) @ R_E_UPRIGHT @ rot_z(swing - knee))
+    gyr = np.full((len(t), 3), 2.0)
+    f_t = np.tile(EARTH, (len(t), 1))
+    f_k = np.tile(rot_z(-d) @ EARTH, (len(t), 1))
+    return t, q_t, q_k, gyr, f_t, f_k
+
+
+def test_clean_field_pulls_a_drifted_relative_heading_back():
+    # the tracker's δ is 8° off (gyroscope-bias-like drift since the last rest)
+    t, q_t, q_k, gyr, f_t, f_k = _mag_walk(10.0)
+    tr = HeadingTracker(np.radians(2.0), 0.0, FS, 0.0)
+    d, _, up = tr.update(t, q_t, q_k, gyr, gyr, field_t=f_t, field_k=f_k)
+    assert not up.any()
+    err = np.degrees(wrap_rad(d - np.radians(10.0)))
+    assert abs(err[0]) == pytest.approx(8.0)
+    assert abs(err[-1]) < 1.0                   # pulled back (8° → 8·e⁻³ + clip lag)
+    assert np.all(np.diff(np.abs(err)) <= 1e-12)
+    step = np.abs(np.diff(np.degrees(d))).max()
+    assert step <= 3.0 / (20.0 * FS) * 1.01     # rate-limited: clipped, slow gain
+    assert tr.state.mag_used_samples > 0.9 * len(t)
+
+
+def test_disturbed_field_leaves_the_relative_heading_untouched():
+    t, q_t, q_k, gyr, f_t, f_k = _mag_walk(10.0, seconds=20.0)
+    # gym equipment near the shank: 20 µT more there than at the thigh
+    f_k = f_k + np.array([15.0, -10.0, 8.0])
+    # and a field that changes over time at both (moving past steel)
+    ramp = (np.sin(2 * np.pi * 0.3 * t) * 12.0)[:, None] * np.array([1.0, 0.0, 0.5])
+    for fk, ft in ((f_k, f_t), (f_k + ramp, f_t + ramp), (f_t + ramp, f_t + 0 * ramp)):
+        tr = HeadingTracker(np.radians(2.0), 0.0, FS, 0.0)
+        d, _, _ = tr.update(t, q_t, q_k, gyr, gyr, field_t=ft, field_k=fk)
+        assert np.all(d == np.radians(2.0))
+        assert tr.state.mag_used_samples == 0
+
+
+def test_no_magnetometer_is_unchanged_and_mag_is_block_independent():
+    t, q_t, q_k, gyr, f_t, f_k = _mag_walk(10.0, seconds=6.0)
+    a = HeadingTracker(np.radians(2.0), 0.0, FS, 0.0)
+    b = HeadingTracker(np.radians(2.0), 0.0, FS, 0.0)
+    da, pa, _ = a.update(t, q_t, q_k, gyr, gyr, follow=True)
+    db, pb, _ = b.update(t, q_t, q_k, gyr, gyr, follow=True, field_t=None, field_k=None)
+    assert np.array_equal(da, db) and np.array_equal(pa, pb)
+    # NaN field (hard iron not yet known): nothing happens
+    c = HeadingTracker(np.radians(2.0), 0.0, FS, 0.0)
+    dc, pc, _ = c.update(t, q_t, q_k, gyr, gyr, follow=True, field_t=f_t * np.nan,
+                         field_k=f_k)
+    assert np.array_equal(da, dc) and np.array_equal(pa, pc)
+    # blocks of any size give the same result
+    whole = HeadingTracker(np.radians(2.0), 0.0, FS, 0.0)
+    dw, _, _ = whole.update(t, q_t, q_k, gyr, gyr, field_t=f_t, field_k=f_k)
+    parts = HeadingTracker(np.radians(2.0), 0.0, FS, 0.0)
+    out, i = [], 0
+    for n in [1, 7, 333, 2, 250] * 10:
+        j = min(len(t), i + n)
+        if i < j:
+            out.append(parts.update(t[i:j], q_t[i:j], q_k[i:j], gyr[i:j], gyr[i:j],
+                                    field_t=f_t[i:j], field_k=f_k[i:j])[0])
+        i = j
+    assert np.allclose(np.concatenate(out), dw, atol=1e-12, rtol=0)
+
+
+def test_hard_iron_is_found_from_rotations_and_packet_sizes_do_not_matter():
+    from imu_valgus.magfield import FieldEstimator
+
+    rng = np.random.default_rng(3)
+    t = np.arange(0, 40.0, 1 / FS)
+    # rotation about two axes (a squat's flexion and a turn), 6D earth frame E'
+    r = rot_z(0.8 * np.sin(0.4 * t)) @ rot_y(0.9 * np.sin(1.3 * t))
+    q = Q.from_matrix(r)
+    h = np.array([25.0, -12.0, 30.0])
+    m = np.einsum("nji,j->ni", r, EARTH) + h + rng.normal(0, 0.4, (len(t), 3))
+    whole = FieldEstimator(FS)
+    f = whole.update(q, m)
+    assert np.isnan(f[0]).all()                       # unknown at first
+    assert np.allclose(whole.state.hard_iron, h, atol=0.3)
+    assert np.allclose(f[-int(FS):], EARTH, atol=2.0)
+    parts, out, i = FieldEstimator(FS), [], 0
+    for n in [3, 1, 250, 17] * 200:
+        j = min(len(t), i + n)
+        if i < j:
+            out.append(parts.update(q[i:j], m[i:j]))
+        i = j
+    assert np.allclose(np.vstack(out), f, atol=1e-9, rtol=0, equal_nan=True)
+    # one axis only (walking straight): not determined, field stays unknown
+    r1 = rot_y(0.9 * np.sin(1.3 * t))
+    m1 = np.einsum("nji,j->ni", r1, EARTH) + h
+    one = FieldEstimator(FS)
+    assert np.isnan(one.update(Q.from_matrix(r1), m1)).all()
