@@ -528,12 +528,11 @@ class _Leg:
         # soft-tissue twist of the thigh sensor (calibration.estimate_thigh_twist)
         q_e_t = untwist_thigh(q_e_t, q_e_k, self.side, cal.thigh_twist_deg_per_deg)
         r_e_t, r_e_k = Q.to_matrix(q_e_t), Q.to_matrix(q_e_k)
-        r_e_p = np.broadcast_to(rot_z(psi) @ R_E_UPRIGHT, r_e_t.shape).copy()  # R_E_P
+        r_e_p = rot_z(psi) @ R_E_UPRIGHT      # R_E_P (N, 3, 3), as calibration.reference_frame
         excursion, lying, changing = None, None, None
         if self.task in HIP_EXERCISES:
-            excursion, lying, changing = self._excursion(r_e_t, thigh[:, 4:7])
-            if lying.any():
-                r_e_p[lying] = self._lying_frames[lying]
+            excursion, lying, changing, lying_frames = self._excursion(r_e_t, thigh[:, 4:7])
+            r_e_p[lying] = lying_frames[lying]
         knee = knee_angles(r_e_t, r_e_k, self.side)
         hip = hip_angles(r_e_p, r_e_t, self.side)
         fppa = frontal_plane_projection_angle(r_e_p, r_e_t, r_e_k, self.side)
@@ -604,20 +603,21 @@ class _Leg:
         return out
 
     def _excursion(self, r_e_t: np.ndarray, gyr_t: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Thigh excursion from its resting direction (hip exercises), and where the body
         lies on its side.
 
         The resting direction is updated while the thigh is still near rest; a new rest
         far from the old one is a new posture (lying down for clamshells, getting up).
         Each rest posture also says whether the body lies on its side (the thigh's
-        medio-lateral axis near vertical): then ``self._lying_frames`` holds, per sample,
-        the side-lying body frame ``R_E_P`` in which hip angles are read — its lateral
+        medio-lateral axis near vertical): then the side-lying body frame ``R_E_P`` in
+        which hip angles are read is returned for those samples — its lateral
         axis ``z`` vertical (up or down, as the thigh's), its long axis ``y`` the thigh's
         horizontal direction at that rest.  Femoral rotation and hip adduction depend
         only on ``z``, so they need no heading; hip flexion is relative to the rest.
 
-        Returns ``(excursion_deg (N,), lying (N,) bool, far (N,) bool)``, ``far`` where
+        Returns ``(excursion_deg (N,), lying (N,) bool, far (N,) bool, frames (N, 3, 3))``
+        (``frames`` valid where ``lying``), ``far`` where
         the thigh was more than ``POSTURE_CHANGE_DEG`` from the rest it had then
         (changing posture: the excursion of those samples is reset to 0 once the new
         rest is found).
@@ -654,8 +654,7 @@ class _Leg:
                 frames[i, :, 2] = self._lying_z
         if lying.any():
             frames[lying, :, 0] = np.cross(frames[lying, :, 1], frames[lying, :, 2])
-        self._lying_frames = frames
-        return out, lying, far
+        return out, lying, far, frames
 
     def _set_posture(self, r_e_t_rest: np.ndarray) -> None:
         """Side-lying or not, from the thigh's orientation at a rest ``(3, 3)``."""
