@@ -297,20 +297,23 @@ class HeadingTracker:
         m_step = math.radians(pr.mag_max_step_deg)
         kr = 1.0 - math.exp(-1.0 / (pr.turn_tau_s * self.fs_hz))
         turn = math.radians(pr.turn_rate_deg_s)
-        r, h_last = st.turn_rate_rad_s, st.last_thigh_heading_rad
+        r = st.turn_rate_rad_s
+        # the thigh's heading rate between consecutive followed samples, vectorised (the
+        # loop below only low-passes it)
+        h_prev = np.concatenate([[st.last_thigh_heading_rad or 0.0], h_t[:-1]])[:n]
+        rate = (wrap_rad(h_t - h_prev) * self.fs_hz).tolist()
+        prev_fol = ([st.last_thigh_heading_rad is not None] + fol)[:n]
         d, p_, s_ = st.delta_rad, st.psi_p_rad, st.uncertainty_rad
-        for i, (u, fo, ht, hk, cm, dm) in enumerate(zip(up.tolist(), fol, h_t.tolist(),
-                                                        h_k.tolist(), mc_l, md_l,
-                                                        strict=True)):
+        for i, (u, fo, pf, rt, ht, hk, cm, dm) in enumerate(zip(
+                up.tolist(), fol, prev_fol, rate, h_t.tolist(), h_k.tolist(), mc_l, md_l,
+                strict=True)):
             delta[i] = d
             psi[i] = p_
             sig[i] = s_
             if fo:          # the thigh's heading rate while it can be followed
-                if h_last is not None:
-                    r += kr * (float(wrap_rad(ht - h_last)) * self.fs_hz - r)
-                h_last = ht
+                if pf:
+                    r += kr * (rt - r)
             else:
-                h_last = None
                 r -= kr * r
             if u:
                 d += k * float(wrap_rad(ht - hk - d))
@@ -330,7 +333,9 @@ class HeadingTracker:
             st.upright_samples += int(up.sum())
         st.delta_rad, st.psi_p_rad = float(wrap_rad(d)), float(wrap_rad(p_))
         st.uncertainty_rad = s_
-        st.turn_rate_rad_s, st.last_thigh_heading_rad = r, h_last
+        st.turn_rate_rad_s = r
+        if n:
+            st.last_thigh_heading_rad = float(h_t[-1]) if fol[-1] else None
         self.uncertainty_deg = np.degrees(sig)
         return delta, psi, up
 
