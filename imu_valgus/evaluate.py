@@ -64,16 +64,19 @@ class Scenario:
     mounting: str = "nominal"
     seed: int = 1
     params: tuple[tuple[str, Any], ...] = ()
+    acc_calibration: str = "table"
 
     @property
     def name(self) -> str:
-        return f"{self.task}/{self.errors}/{self.mounting}/s{self.seed}"
+        extra = "" if self.acc_calibration == "table" else f"/acc-{self.acc_calibration}"
+        return f"{self.task}/{self.errors}/{self.mounting}/s{self.seed}{extra}"
 
     def config(self) -> SimulationConfig:
         radio = {"ideal": "ideal", "low": "ideal"}.get(self.errors, self.errors)
         return SimulationConfig(task=self.task, side="both", legs="both", seed=self.seed,
                                 sensor_errors=self.errors, mounting=self.mounting,
-                                radio=radio, **dict(self.params))
+                                radio=radio, acc_calibration=self.acc_calibration,
+                                **dict(self.params))
 
 
 def _task_params(task: str, seed: int, quick: bool) -> tuple[tuple[str, Any], ...]:
@@ -106,28 +109,34 @@ MATRIX_TASKS = ("quiet-standing", "squat", "single-leg-squat", "stair-ascent", "
 
 def scenarios(quick: bool = False, seeds: int = 2, errors: Iterable[str] | None = None,
               mountings: Iterable[str] | None = None,
-              tasks: Iterable[str] | None = None, sessions: bool = True) -> list[Scenario]:
+              tasks: Iterable[str] | None = None, sessions: bool = True,
+              acc_calibration: str = "table") -> list[Scenario]:
     """The evaluation matrix: tasks × error levels × mountings × seeds (+ 10-min sessions).
 
     ``quick`` is a CPU-cheap subset (a few short scenarios) used by the tests.
+    ``acc_calibration``: ``"table"`` (the sensors' accelerometers were calibrated on a
+    table before the session, as the README asks) or ``"none"``.
     """
+    ac = acc_calibration
     if quick:
         return [Scenario("single-leg-squat", "realistic", "nominal", 1,
-                         _task_params("single-leg-squat", 1, True)),
-                Scenario("walking", "realistic", "nominal", 2, _task_params("walking", 2, True)),
+                         _task_params("single-leg-squat", 1, True), ac),
+                Scenario("walking", "realistic", "nominal", 2, _task_params("walking", 2, True),
+                         ac),
                 Scenario("quiet-standing", "ideal", "nominal", 3,
-                         _task_params("quiet-standing", 3, True))]
+                         _task_params("quiet-standing", 3, True), ac)]
     out = []
     for task in tasks or MATRIX_TASKS:
         for err in errors or ("ideal", "realistic", "poor"):
             for mount in mountings or ("nominal", "displaced"):
                 for seed in range(1, seeds + 1):
-                    out.append(Scenario(task, err, mount, seed, _task_params(task, seed, False)))
+                    out.append(Scenario(task, err, mount, seed,
+                                        _task_params(task, seed, False), ac))
     if sessions:
         for err in errors or ("ideal", "realistic", "poor"):
             for seed in range(1, seeds + 1):
                 out.append(Scenario("session", err, "nominal", seed,
-                                    _task_params("session", seed, False)))
+                                    _task_params("session", seed, False), ac))
     return out
 
 

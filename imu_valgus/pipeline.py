@@ -242,6 +242,8 @@ class SensorStream:
         self._t: list[np.ndarray] = []
         self._d: list[np.ndarray] = []
         self.last_host_time_s = -np.inf
+        cal = entry.acc_calibration
+        self._acc_cal = None if cal is None or cal.is_identity else cal
 
     @property
     def location(self) -> str:
@@ -274,6 +276,8 @@ class SensorStream:
             self._fusion = LiveFusion(1e6 / pkt.period_us, params=self.config.fusion_params)
             self._field = None
         gyr, acc = pkt.gyr_rad_s, pkt.acc_m_s2
+        if self._acc_cal is not None:
+            acc = self._acc_cal.apply(acc)      # the sensor's offset and scale (acccal)
         mag = pkt.mag_uT if self.config.use_magnetometer else None
         if mag is not None and self._field is None:
             self._field = FieldEstimator(1e6 / pkt.period_us)

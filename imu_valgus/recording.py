@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from imu_valgus.acccal import AccCalibration
 from imu_valgus.errors import RecordingError
 
 MAGIC = b"IVREC\x00\r\n"
@@ -60,25 +61,34 @@ class SensorEntry:
     address: str = ""
     kind: str = "imu-valgus-v1"
     sample_rate_hz: float = 200.0
+    acc_calibration: AccCalibration | None = None
+    """The sensor's accelerometer offset/scale (:mod:`imu_valgus.acccal`) applied to its
+    samples before fusion; ``None``: none known (the samples are used as measured)."""
 
     @property
     def location(self) -> str:
         return f"{self.side}_{self.segment}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"index": self.index, "location": self.location, "side": self.side,
-                "segment": self.segment, "name": self.name, "address": self.address,
-                "kind": self.kind, "sample_rate_hz": self.sample_rate_hz}
+        d = {"index": self.index, "location": self.location, "side": self.side,
+             "segment": self.segment, "name": self.name, "address": self.address,
+             "kind": self.kind, "sample_rate_hz": self.sample_rate_hz}
+        if self.acc_calibration is not None:
+            d["acc_calibration"] = self.acc_calibration.to_json()
+        return d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> SensorEntry:
         try:
+            cal = d.get("acc_calibration")
             return cls(index=int(d["index"]), side=str(d["side"]), segment=str(d["segment"]),
                        name=str(d.get("name", "")), address=str(d.get("address", "")),
                        kind=str(d.get("kind", "imu-valgus-v1")),
-                       sample_rate_hz=float(d.get("sample_rate_hz", 200.0)))
+                       sample_rate_hz=float(d.get("sample_rate_hz", 200.0)),
+                       acc_calibration=None if cal is None else AccCalibration.from_json(cal))
         except (KeyError, TypeError, ValueError) as e:
-            raise RecordingError(f"sensor entry in recording metadata is incomplete: {e}") from e
+            raise RecordingError(f"sensor entry in recording metadata is incomplete or "
+                                 f"damaged: {e}") from e
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from imu_valgus.acccal import calibrate_accelerometer
 from imu_valgus import protocol
 from imu_valgus import quaternion as Q
 from imu_valgus.conventions import SIDES
@@ -48,6 +49,7 @@ from imu_valgus.simulator.motion import (
     make_plan,
 )
 from imu_valgus.simulator.radio import RadioModel, deliver, encode_packets, radio_model
+from imu_valgus.simulator.tablecal import table_procedure
 
 ANGLE_NAMES: tuple[str, ...] = ("knee_flexion_deg", "knee_abduction_deg", "fppa_deg",
                                 "femoral_ir_deg")
@@ -98,6 +100,11 @@ class SimulationConfig:
     legs: str = "task"
     magnetometer: bool = False
     athlete: str = "simulated athlete"
+    acc_calibration: str = "none"
+    """``"table"``: each sensor went through the accelerometer calibration on a table
+    beforehand (:mod:`~imu_valgus.simulator.tablecal`, estimated by the product's
+    :func:`~imu_valgus.acccal.calibrate_accelerometer`) and the recording carries the
+    result; ``"none"``: no accelerometer calibration."""
 
     @property
     def task_params(self) -> TaskParams:
@@ -145,6 +152,9 @@ def simulate(config: SimulationConfig) -> Simulation:
         raise ConfigError(f"mounting must be one of {MOUNTING_STYLES}, not {config.mounting!r}")
     if config.legs not in ("both", "task"):
         raise ConfigError(f"legs must be 'both' or 'task', not {config.legs!r}")
+    if config.acc_calibration not in ("none", "table"):
+        raise ConfigError("acc_calibration must be 'none' or 'table', not "
+                          f"{config.acc_calibration!r}")
     model = sensor_model(config.sensor_errors)
     radio = radio_model(config.radio)
     seeds = np.random.SeedSequence(config.seed).spawn(12)
@@ -194,9 +204,15 @@ def simulate(config: SimulationConfig) -> Simulation:
                            for i, t in zip(d.index.tolist(), d.host_time_s.tolist(),
                                            strict=True))
             name = f"IV-{side[0].upper()}{segment[0].upper()}-{1000 + index}"
+            acc_cal = None
+            if config.acc_calibration == "table":
+                # the procedure's own random stream: the session's bytes do not change
+                rng_cal = np.random.default_rng(seeds[6 + index])
+                tc, gc, ac = table_procedure(model, err, rng_cal, fs)
+                acc_cal = calibrate_accelerometer(ac, gc, fs, name=name)
             sensors.append(SensorEntry(index, side, segment, name=name,
                                        address=f"SIM:00:00:00:00:{index:02X}",
-                                       sample_rate_hz=fs))
+                                       sample_rate_hz=fs, acc_calibration=acc_cal))
             sensor_truth[mounting.location] = SensorTruth(mounting, t_true, q, bias,
                                                           err.clock_skew)
             index += 1

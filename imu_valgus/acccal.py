@@ -1,0 +1,277 @@
+"""Accelerometer offset and scale of one sensor, from rests in several orientations.
+
+Why: a MEMS accelerometer reads gravity plus a zero-g offset (BMI270: 20 mg typical,
+1σ per axis).  The fusion takes the measured specific force's direction for "up", so an
+offset ``b`` tilts the estimated attitude by ``|b⊥| / g`` ≈ 1° — different in every
+posture, because ``b`` is fixed in the sensor while gravity turns in it.  The standing
+calibration absorbs the tilt of the standing posture only; deep knee bends, sitting,
+side-lying and even turns while walking (the fusion's low-pass in the almost-inertial
+frame averages the rotating offset away) then see a different tilt.  In the simulator
+this is the largest error left at BMI270 levels (docs/benchmarks.md).
+
+How: the classic multi-position calibration (as done for drone and phone
+accelerometers).  The sensor rests in several orientations — ideally on each of its six
+faces on a table, 2 s each — and at each rest the measured specific force satisfies
+``|S (f − b)| = g`` with ``S = diag(scale)``.  Neither the table's level nor the exact
+orientations need be known.  Six faces fix the three offsets and the three scale
+factors; four well spread orientations fix the offsets alone (scale then stays 1).
+``g`` is the standard gravity: the local value (±0.3 %) goes into the common scale,
+which does not tilt anything.
+
+The result is stored per sensor (sensor registry) and written into each recording's
+sensor entry, so replay applies exactly what the live session applied
+(:class:`~imu_valgus.pipeline.SensorStream` corrects the samples before fusion).
+
+Arrays are ``(N, 3)`` in the sensor frame, time along axis 0; acc in m/s², gyro in rad/s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from imu_valgus.errors import CalibrationError
+
+from imu_valgus.conventions import GRAVITY_M_S2 as STANDARD_GRAVITY_M_S2  # noqa: E402
+MG = 9.80665e-3
+"""One milli-g in m/s²."""
+
+REST_GYR_RAD_S = np.radians(4.0)
+"""A rest: gyro norm below 4 °/s (the zero-rate offset is ≤ ~1 °/s)…"""
+REST_ACC_STD_M_S2 = 0.05
+"""…and the specific force steady within 5 mg RMS (noise is ~1.5 mg)."""
+REST_MIN_S = 1.0
+"""Shortest rest used (shorter ones are the sensor being turned)."""
+SAME_ORIENTATION_DEG = 15.0
+"""Rests whose gravity directions are closer than this are one orientation."""
+MAX_RESIDUAL_MG = (6.0, 15.0)
+"""Above this RMS misfit of ``|S (f − b)| − g`` the sensor moved or slid during a rest
+(with scale fitted — six faces —, and offsets only: the scale error then adds ~5 mg)."""
+MAX_OFFSET_MG = 150.0
+"""Well above any datasheet offset: a larger one means the data are not rests on a table."""
+REST_SIGMA_M_S2 = 1.0 * 9.80665e-3
+"""Assumed misfit of one orientation's mean (1 mg: noise, cross-axis, residual motion)."""
+PRIOR_OFFSET_MG = 60.0
+PRIOR_SCALE = 0.03
+"""Weak priors (3σ of the BMI270's offset, a generous scale error): they only keep
+unobserved directions at zero/one when the orientations do not span all axes."""
+
+
+@dataclass(frozen=True)
+class AccCalibration:
+    """Accelerometer correction of one sensor: ``acc_true = scale ⊙ (acc − offset)``.
+
+    ``offset_m_s2`` and ``scale`` per sensor axis; ``offset_sigma_m_s2`` the standard
+    error of the offset; ``residual_mg`` the RMS misfit of the rests;
+    ``orientations`` how many distinct orientations were used; ``date`` when it was made
+    (ISO 8601, informative).  The default is the identity (no correction).
+    """
+
+    offset_m_s2: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    scale: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    offset_sigma_m_s2: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    residual_mg: float = 0.0
+    orientations: int = 0
+    date: str = ""
+    messages: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def is_identity(self) -> bool:
+        return self.offset_m_s2 == (0.0, 0.0, 0.0) and self.scale == (1.0, 1.0, 1.0)
+
+    def apply(self, acc_m_s2: np.ndarray) -> np.ndarray:
+        """Corrected specific force ``(N, 3)`` (a new array)."""
+        return (np.asarray(acc_m_s2, float) - np.asarray(self.offset_m_s2)) * \
+            np.asarray(self.scale)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"offset_m_s2": [round(v, 6) for v in self.offset_m_s2],
+                "scale": [round(v, 6) for v in self.scale],
+                "offset_sigma_m_s2": [round(v, 6) for v in self.offset_sigma_m_s2],
+                "residual_mg": round(self.residual_mg, 3), "orientations": self.orientations,
+                "date": self.date}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> AccCalibration:
+        """Inverse of :meth:`to_json`; raises ``ValueError``/``KeyError``/``TypeError`` on
+        malformed input (callers turn them into their own error)."""
+        def vec(key: str, default: float) -> tuple[float, float, float]:
+            v = d.get(key, [default] * 3)
+            if len(v) != 3:
+                raise ValueError(f"{key} needs 3 numbers")
+            out = tuple(float(x) for x in v)
+            if not all(np.isfinite(out)):
+                raise ValueError(f"{key} must be finite")
+            return out  # type: ignore[return-value]
+        scale = vec("scale", 1.0)
+        if not all(0.5 < s < 2.0 for s in scale):
+            raise ValueError("scale factors must lie between 0.5 and 2")
+        return cls(offset_m_s2=vec("offset_m_s2", 0.0), scale=scale,
+                   offset_sigma_m_s2=vec("offset_sigma_m_s2", 0.0),
+                   residual_mg=float(d.get("residual_mg", 0.0)),
+                   orientations=int(d.get("orientations", 0)), date=str(d.get("date", "")))
+
+
+@dataclass(frozen=True)
+class Rest:
+    """One still period: samples ``[i0, i1)`` and their mean specific force (m/s²)."""
+
+    i0: int
+    i1: int
+    mean_acc_m_s2: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return self.i1 - self.i0
+
+
+def _moving_mean(x: np.ndarray, w: int) -> np.ndarray:
+    """Centred moving mean over ``w`` samples along axis 0 (edges: shorter windows)."""
+    c = np.cumsum(np.concatenate([np.zeros((1,) + x.shape[1:]), x]), axis=0)
+    n = len(x)
+    lo = np.clip(np.arange(n) - w // 2, 0, n)
+    hi = np.clip(np.arange(n) + (w - w // 2), 0, n)
+    return (c[hi] - c[lo]) / (hi - lo).reshape((-1,) + (1,) * (x.ndim - 1))
+
+
+def find_rests(acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray, fs_hz: float,
+               min_s: float = REST_MIN_S) -> list[Rest]:
+    """Still periods of at least ``min_s``: low rotation rate and steady specific force,
+    both judged over 0.25 s windows (vectorised; no per-sample loop)."""
+    acc = np.asarray(acc_m_s2, float)
+    gyr = np.asarray(gyr_rad_s, float)
+    if acc.shape != gyr.shape or acc.ndim != 2 or acc.shape[1] != 3:
+        raise ValueError("acc and gyr must both be (N, 3)")
+    w = max(3, int(round(0.25 * fs_hz)))
+    m = _moving_mean(acc, w)
+    var = _moving_mean(np.sum((acc - m) ** 2, axis=1), w)
+    rate = _moving_mean(np.linalg.norm(gyr, axis=1), w)
+    still = (rate < REST_GYR_RAD_S) & (var < REST_ACC_STD_M_S2 ** 2)
+    # runs of stillness, trimmed by half a window at each end (the window saw motion)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], still.astype(np.int8), [0]])))
+    out = []
+    for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+        a, b = a + w // 2, b - w // 2
+        if b - a >= min_s * fs_hz:
+            out.append(Rest(a, b, acc[a:b].mean(axis=0)))
+    return out
+
+
+def group_orientations(rests: list[Rest]) -> list[tuple[np.ndarray, int]]:
+    """Rests merged by orientation: ``[(mean specific force (3,), samples), ...]``."""
+    groups: list[list[Rest]] = []
+    cos_same = np.cos(np.radians(SAME_ORIENTATION_DEG))
+    for r in rests:
+        u = r.mean_acc_m_s2 / np.linalg.norm(r.mean_acc_m_s2)
+        for g in groups:
+            v = g[0].mean_acc_m_s2 / np.linalg.norm(g[0].mean_acc_m_s2)
+            if u @ v > cos_same:
+                g.append(r)
+                break
+        else:
+            groups.append([r])
+    return [(sum(r.mean_acc_m_s2 * r.n for r in g) / sum(r.n for r in g),
+             sum(r.n for r in g)) for g in groups]
+
+
+def faces_covered(directions: np.ndarray) -> int:
+    """How many of the six faces (±x, ±y, ±z pointing up) the directions ``(K, 3)`` cover
+    (within 45°)."""
+    u = directions / np.linalg.norm(directions, axis=1, keepdims=True)
+    faces = np.vstack([np.eye(3), -np.eye(3)])
+    return int(np.sum((u @ faces.T > np.cos(np.radians(45.0))).any(axis=0)))
+
+
+def fit(mean_acc_m_s2: np.ndarray, fit_scale: bool | None = None,
+        g_m_s2: float = STANDARD_GRAVITY_M_S2) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                        float]:
+    """Offset and scale from mean specific forces at ``K`` distinct rests ``(K, 3)``.
+
+    Gauss–Newton on ``|S (f − b)| − g`` with the weak priors; ``fit_scale`` ``None``:
+    scale factors only when all six faces are covered.  Returns ``(offset (3,),
+    scale (3,), offset_sigma (3,), residual_rms_m_s2)``; sigma from the misfit (at
+    least the noise floor of 1 mg) and the normal matrix.
+    """
+    f = np.asarray(mean_acc_m_s2, float)
+    if fit_scale is None:
+        fit_scale = faces_covered(f) == 6
+    npar = 6 if fit_scale else 3
+    p = np.zeros(npar)
+    prior_sd = np.r_[np.full(3, PRIOR_OFFSET_MG * MG), np.full(3, PRIOR_SCALE)][:npar]
+    for _ in range(20):
+        b = p[:3]
+        s = 1.0 + (p[3:] if fit_scale else 0.0)
+        v = s * (f - b)
+        nv = np.linalg.norm(v, axis=1)
+        r = nv - g_m_s2
+        u = v / nv[:, None]
+        jac = [-u * s]                               # ∂|v|/∂b
+        if fit_scale:
+            jac.append(u * (f - b))                  # ∂|v|/∂(s−1)
+        j = np.hstack(jac)
+        a = np.vstack([j / REST_SIGMA_M_S2, np.diag(1.0 / prior_sd)])
+        rr = np.r_[r / REST_SIGMA_M_S2, p / prior_sd]
+        step = np.linalg.lstsq(a, -rr, rcond=None)[0]
+        p = p + step
+        if np.max(np.abs(step)) < 1e-9:
+            break
+    b = p[:3]
+    s = 1.0 + (p[3:] if fit_scale else np.zeros(3))
+    r = np.linalg.norm(s * (f - b), axis=1) - g_m_s2
+    dof = max(1, len(f) - npar)
+    rms = float(np.sqrt(np.sum(r ** 2) / dof)) if len(f) > npar else float(
+        np.sqrt(np.mean(r ** 2)))
+    sd = max(rms, REST_SIGMA_M_S2)
+    j = a[:len(f)] * REST_SIGMA_M_S2
+    info = j.T @ j / sd ** 2 + np.diag(1.0 / prior_sd ** 2)
+    cov = np.linalg.inv(info)
+    return b, s, np.sqrt(np.diag(cov)[:3]), float(np.sqrt(np.mean(r ** 2)))
+
+
+def calibrate_accelerometer(acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray, fs_hz: float,
+                            date: str = "", name: str = "the sensor") -> AccCalibration:
+    """Offset (and, with all six faces, scale) from a recording of the sensor resting in
+    several orientations.
+
+    Raises :class:`~imu_valgus.errors.CalibrationError` with what to do when the rests
+    cannot determine the offsets (too few or too similar orientations, movement during
+    a rest, implausible offsets).  Messages in the result say how good it is.
+    """
+    rests = find_rests(acc_m_s2, gyr_rad_s, fs_hz)
+    groups = group_orientations(rests)
+    if len(groups) < 4:
+        raise CalibrationError(
+            f"{name} rested in only {len(groups)} distinct orientation"
+            f"{'' if len(groups) == 1 else 's'}: put it on each of its six faces in turn "
+            "and hold it still for 2 s on each")
+    f = np.array([g[0] for g in groups])
+    u = f / np.linalg.norm(f, axis=1, keepdims=True)
+    # the rests must point in all directions: the smallest spread of the directions
+    spread = np.linalg.svd(u - 0.0, compute_uv=False)
+    if spread[-1] / np.sqrt(len(u)) < 0.3 or np.linalg.norm(u.mean(axis=0)) > 0.7:
+        raise CalibrationError(
+            f"{name}'s rests were all in similar orientations: turn it onto each of its "
+            "six faces (each side facing up once), 2 s still on each")
+    faces = faces_covered(f)
+    b, s, sd, rms = fit(f)
+    messages = []
+    if rms > MAX_RESIDUAL_MG[0 if faces == 6 else 1] * MG:
+        raise CalibrationError(
+            f"{name}'s readings at rest do not agree ({rms / MG:.0f} mg misfit): it moved "
+            "or slid during a rest; repeat on a firm, still surface")
+    if np.max(np.abs(b)) > MAX_OFFSET_MG * MG:
+        raise CalibrationError(
+            f"{name}'s offset came out at {np.max(np.abs(b)) / MG:.0f} mg, more than any "
+            "working accelerometer: repeat with the sensor still on each face; if it "
+            "persists the sensor may be damaged")
+    if faces < 6:
+        messages.append(f"{name}: {faces} of 6 faces used; offsets only (scale not "
+                        "calibrated) — all six faces also calibrate the scale")
+    messages.append(f"{name}: offset {', '.join(f'{v / MG:+.1f}' for v in b)} mg "
+                    f"(±{np.max(sd) / MG:.1f} mg), misfit {rms / MG:.1f} mg, "
+                    f"{len(groups)} orientations")
+    return AccCalibration(tuple(float(v) for v in b), tuple(float(v) for v in s),
+                          tuple(float(v) for v in sd), float(rms / MG), len(groups), date,
+                          tuple(messages))
