@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from imu_valgus.conventions import GRAVITY_M_S2 as STANDARD_GRAVITY_M_S2  # noqa: E402
 from imu_valgus.errors import CalibrationError
 
-from imu_valgus.conventions import GRAVITY_M_S2 as STANDARD_GRAVITY_M_S2  # noqa: E402
 MG = 9.80665e-3
 """One milli-g in m/s²."""
 

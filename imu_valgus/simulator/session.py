@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from imu_valgus.acccal import calibrate_accelerometer
 from imu_valgus import protocol
 from imu_valgus import quaternion as Q
+from imu_valgus.acccal import calibrate_accelerometer
 from imu_valgus.conventions import SIDES
 from imu_valgus.errors import ConfigError
 from imu_valgus.feedback import AlertRule, FeedbackConfig, detect_alerts
