@@ -36,9 +36,10 @@ def _frame_with_up(up_s: np.ndarray, yaw_rad: float) -> np.ndarray:
 def table_procedure(model: SensorModel, err: SensorErrors, rng: np.random.Generator,
                     fs_hz: float = 200.0, faces: int = 6, rest_s: float = 2.5,
                     turn_s: float = 1.5, table_tilt_deg: float = 1.0,
-                    placement_deg: float = 1.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    placement_deg: float = 1.5, return_truth: bool = False) -> tuple:
     """``(t_s (N,), gyr_rad_s (N, 3), acc_m_s2 (N, 3))`` of one sensor laid on ``faces``
-    of its faces (in random order), ``rest_s`` still on each, ``turn_s`` to turn it over.
+    of its faces (in random order), ``rest_s`` still on each, ``turn_s`` to turn it over;
+    with ``return_truth`` also the true orientation ``q_e_s (N, 4)``.
 
     ``table_tilt_deg`` (1σ) tilts the table; ``placement_deg`` (1σ) tilts the housing on
     each face.  Measured with the sensor's errors and noise (``add_errors``).
@@ -77,4 +78,4 @@ def table_procedure(model: SensorModel, err: SensorErrors, rng: np.random.Genera
     w = Q.to_rotvec(dq) * fs_hz
     gyr = np.vstack([w, w[-1:]])
     gyr, acc, _ = add_errors(t, gyr, acc, model, err, rng)
-    return t, gyr, acc
+    return (t, gyr, acc, q_e_s) if return_truth else (t, gyr, acc)
