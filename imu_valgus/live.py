@@ -193,6 +193,8 @@ class LiveSnapshot:
     legs: tuple[LegView, ...]
     sensors: tuple[SensorView, ...]
     last_alert: Alert | None
+    notices: tuple[str, ...] = ()
+    """Standing advice for the whole session (e.g. an accelerometer not calibrated)."""
 
 
 @dataclass
@@ -255,6 +257,9 @@ class LiveSession:
         Extra recording metadata (``athlete``, ``task``, ``session``, ``source``).
     overwrite:
         Allow replacing an existing recording file.
+    show_notice:
+        Called once per notice at the start (e.g. a sensor whose accelerometer is not
+        calibrated); default: printed on stderr.
     """
 
     def __init__(
@@ -269,6 +274,7 @@ class LiveSession:
         on_snapshot: Callable[[LiveSnapshot], None] | None = None,
         metadata: dict[str, Any] | None = None,
         overwrite: bool = False,
+        show_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.manager = manager
         self.config = config or LiveConfig()
@@ -280,9 +286,19 @@ class LiveSession:
         self.sensors: list[SensorEntry] = []
         for i, (_key, assignment) in enumerate(manager.registry.items()):
             address, name = info.get(assignment.location, ("", None))
+            # the sensor's accelerometer calibration (``imu-valgus sensors calibrate``)
+            # goes into the recording and the pipeline applies it before fusion
             self.sensors.append(SensorEntry(i, assignment.side, assignment.segment,
                                             name=name or "", address=address,
-                                            sample_rate_hz=self.config.pipeline.fs_hz))
+                                            sample_rate_hz=self.config.pipeline.fs_hz,
+                                            acc_calibration=assignment.acc_calibration))
+        self.notices: tuple[str, ...] = uncalibrated_notices(self.sensors)
+        """Said once at the start (``show_notice``), and in every snapshot."""
+        for text in self.notices:
+            if show_notice is None:
+                print(text, file=sys.stderr, flush=True)
+            else:
+                show_notice(text)
         self.index_of = {s.location: s.index for s in self.sensors}
         self.pipeline = Pipeline(self.sensors, self.config.pipeline)
         meta = dict(metadata or {})
@@ -517,7 +533,7 @@ class LiveSession:
             legs.append(LegView(side, st["calibrated"], *(a if a else (None, None, None)),
                                 reps=st["reps"], alerts=st["alerts"]))
         return LiveSnapshot(self.now(), self.prompt, tuple(legs), sensors,
-                            self.alerts[-1] if self.alerts else None)
+                            self.alerts[-1] if self.alerts else None, self.notices)
 
     def run(self, duration_s: float | None = None, stop: threading.Event | None = None,
             until: Callable[[], bool] | None = None) -> LiveSummary:
@@ -570,6 +586,17 @@ class LiveSession:
                            list(self.alerts), list(self.reps), dict(self.calibration),
                            self.manager.counters(), self.commands_sent,
                            self.commands_failed, list(self.timings), self.commands_skipped)
+
+
+def uncalibrated_notices(sensors: Sequence[SensorEntry]) -> tuple[str, ...]:
+    """One line of advice if any sensor's accelerometer is not calibrated (else none)."""
+    names = [pretty_location(s.location) for s in sensors if s.acc_calibration is None]
+    if not names:
+        return ()
+    which = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return (f"{which} sensor{'s' if len(names) > 1 else ''}: accelerometer not "
+            "calibrated — angles may be off by up to 2° in deep knee bends, sitting and "
+            "turns; run 'imu-valgus sensors calibrate' once (about a minute)",)
 
 
 def _command_fields(command: Command) -> dict[str, Any]:
@@ -688,4 +715,5 @@ __all__ = [
     "TerminalView",
     "alert_actions",
     "calibration_from_markers",
+    "uncalibrated_notices",
 ]

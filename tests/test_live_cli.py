@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from imu_valgus.acccal import AccCalibration
+from imu_valgus.ble.manager import SensorRegistry
 from imu_valgus.recording import Event, RecordingReader
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +50,10 @@ def test_stream_simulate_for_10_s_then_replay(tmp_path: Path) -> None:
     notes = [r for r in reader.records() if not isinstance(r, Event)]
     assert 9.5 < notes[-1].host_time_s <= 10.2                # recording reads in real time
     assert end_event(out).data["reason"] == "10.0 s elapsed"
+    # no registry given: the simulated sensors are not calibrated, and the user is told
+    assert all(s.acc_calibration is None for s in reader.sensors)
+    assert r.stderr.count("accelerometer not calibrated") == 1
+    assert "left shank and left thigh sensors: accelerometer not calibrated" in r.stderr
     rep = cli("replay", str(out))
     assert rep.returncode == 0, rep.stderr
     assert "Recording: x.ivr" in rep.stdout
@@ -90,3 +96,23 @@ def test_stream_without_a_registry_says_what_to_do(tmp_path: Path) -> None:
     assert r.returncode == 1
     assert r.stderr.strip().count("\n") == 0
     assert "imu-valgus sensors assign" in r.stderr
+
+
+def test_stream_records_the_registrys_accelerometer_calibrations(tmp_path: Path) -> None:
+    cals = {"thigh": AccCalibration((0.1, -0.2, 0.05), (1.001, 0.999, 1.0), (0.007,) * 3,
+                                    0.5, 6, "2025-05-02T10:14:03+02:00"),
+            "shank": AccCalibration((-0.15, 0.0, 0.12), (1.0, 1.0, 1.0), (0.02,) * 3,
+                                    2.0, 4, "2025-05-02T10:14:03+02:00")}
+    registry = SensorRegistry()
+    for i, segment in enumerate(("thigh", "shank")):
+        registry.add(f"C0:00:00:00:00:0{i + 1}", "left", segment, cals[segment])
+    reg = tmp_path / "sensors.json"
+    registry.save(reg)
+    out = tmp_path / "cal.ivr"
+    r = cli("stream", "--simulate", "--duration", "3", "--speed", "4", "--registry", str(reg),
+            "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "not calibrated" not in r.stderr
+    reader = RecordingReader(out)
+    assert {s.segment: s.acc_calibration for s in reader.sensors} == cals
+    assert reader.metadata["sensors"][0]["acc_calibration"]["date"] == cals["thigh"].date

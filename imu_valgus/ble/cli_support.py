@@ -32,9 +32,11 @@ def default_registry_path() -> Path:
 
 def add_registry_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--registry", type=Path, default=None, metavar="FILE",
-                   help="sensor registry (which sensor is worn where; written by "
-                   "'imu-valgus sensors assign'); default $IMU_VALGUS_SENSORS or "
-                   "~/.config/imu-valgus/sensors.json")
+                   help="sensor registry (which sensor is worn where, and its "
+                   "accelerometer calibration; written by 'imu-valgus sensors assign' and "
+                   "'... calibrate'); default $IMU_VALGUS_SENSORS or "
+                   "~/.config/imu-valgus/sensors.json (with 'stream --simulate': only its "
+                   "accelerometer calibrations are used, by location)")
 
 
 def positive_float(text: str) -> float:
@@ -101,6 +103,21 @@ def simulated_athlete(args: argparse.Namespace):
     cfg = SimulationConfig(side=args.side, reps=args.reps,
                            knee_abduction_deg=args.knee_abduction_deg,
                            hip_internal_rotation_deg=args.hip_ir_deg, seed=args.seed)
-    return SimulatedAthlete(cfg, both_legs=args.both_legs, speed=args.speed,
-                            radio_model=radio_model(args),
-                            sensor_kind=getattr(args, "sensor_kind", "imu-valgus"))
+    athlete = SimulatedAthlete(cfg, both_legs=args.both_legs, speed=args.speed,
+                               radio_model=radio_model(args),
+                               sensor_kind=getattr(args, "sensor_kind", "imu-valgus"))
+    if getattr(args, "registry", None) is not None:
+        athlete.acc_calibrations = registry_acc_calibrations(args.registry)
+    return athlete
+
+
+def registry_acc_calibrations(path: Path) -> dict:
+    """``{location: AccCalibration}`` of a registry's calibrated sensors: with
+    ``--simulate --registry FILE`` the simulated athlete's sensors stand in for the
+    registered ones and carry their calibrations (the simulated errors stay what the
+    simulator drew: this shows the calibration's path, not its benefit)."""
+    from imu_valgus.ble.manager import SensorRegistry
+
+    registry = SensorRegistry.load(path)
+    return {a.location: a.acc_calibration for _key, a in registry.items()
+            if a.acc_calibration is not None}

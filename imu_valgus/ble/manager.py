@@ -40,7 +40,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -51,6 +51,7 @@ from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
+from imu_valgus.acccal import AccCalibration
 from imu_valgus.ble.backend import PLATFORM_BACKEND, BleBackend
 from imu_valgus.ble.drivers import (
     DEFAULT_RATES_HZ,
@@ -87,12 +88,16 @@ def pretty_location(location: str) -> str:
 
 @dataclass(frozen=True)
 class SensorAssignment:
-    """Where a known sensor is worn."""
+    """Where a known sensor is worn, and what is known about the sensor itself."""
 
     side: str
     """``"left"`` or ``"right"``."""
     segment: str
     """``"thigh"`` or ``"shank"``."""
+    acc_calibration: AccCalibration | None = None
+    """The sensor's accelerometer offset/scale from ``imu-valgus sensors calibrate``
+    (:mod:`imu_valgus.acccal`); ``None``: not calibrated.  It belongs to the sensor,
+    not to the location: it follows the sensor when it is assigned elsewhere."""
 
     def __post_init__(self) -> None:
         try:
@@ -113,22 +118,30 @@ class SensorRegistry:
     advertised name.  One sensor per location.  Stored as JSON::
 
         {"version": 1, "sensors": [
-            {"id": "C0:00:00:00:00:01", "side": "left", "segment": "thigh"}, ...]}
+            {"id": "C0:00:00:00:00:01", "side": "left", "segment": "thigh",
+             "acc_calibration": {"offset_m_s2": [0.12, -0.05, 0.2], "scale": [...],
+                                 ..., "date": "2025-05-02T10:14:03+02:00"}}, ...]}
+
+    ``"acc_calibration"`` (:meth:`AccCalibration.to_json`) is optional: present once
+    the sensor went through ``imu-valgus sensors calibrate``.  Files without it (older
+    ones) load unchanged, and older versions of the program ignore it, so the format
+    version stays 1.
     """
 
     def __init__(self, entries: Mapping[str, SensorAssignment] | None = None) -> None:
         self._entries: dict[str, SensorAssignment] = {}
         for key, assignment in (entries or {}).items():
-            self.add(key, assignment.side, assignment.segment)
+            self.add(key, assignment.side, assignment.segment, assignment.acc_calibration)
 
     @staticmethod
     def _norm(key: str) -> str:
         return key.strip().upper()
 
-    def add(self, sensor_id: str, side: str, segment: str) -> SensorAssignment:
+    def add(self, sensor_id: str, side: str, segment: str,
+            acc_calibration: AccCalibration | None = None) -> SensorAssignment:
         """Register a sensor (address like ``"C0:00:00:00:00:01"`` or name like
         ``"IV-LT-0001"``) at a location; replaces an earlier entry for the same id."""
-        assignment = SensorAssignment(side, segment)
+        assignment = SensorAssignment(side, segment, acc_calibration)
         key = self._norm(sensor_id)
         if not key:
             raise ConfigError("a sensor id (address or name) cannot be empty")
@@ -143,6 +156,17 @@ class SensorRegistry:
 
     def remove(self, sensor_id: str) -> None:
         self._entries.pop(self._norm(sensor_id), None)
+
+    def get(self, sensor_id: str) -> SensorAssignment | None:
+        """The entry registered under this id (address or name, as registered)."""
+        return self._entries.get(self._norm(sensor_id))
+
+    def set_acc_calibration(self, sensor_id: str, calibration: AccCalibration | None) -> None:
+        """Store (or, with ``None``, drop) a registered sensor's accelerometer calibration."""
+        key = self._norm(sensor_id)
+        if key not in self._entries:
+            raise ConfigError(f"{sensor_id} is not in the sensor registry")
+        self._entries[key] = replace(self._entries[key], acc_calibration=calibration)
 
     def lookup(self, address: str, name: str | None = None) -> SensorAssignment | None:
         """The assignment of a sensor seen with this address and name, if registered."""
@@ -167,9 +191,7 @@ class SensorRegistry:
     def to_json(self) -> dict[str, Any]:
         return {
             "version": REGISTRY_FORMAT_VERSION,
-            "sensors": [
-                {"id": key, "side": a.side, "segment": a.segment} for key, a in self.items()
-            ],
+            "sensors": [_entry_json(key, a) for key, a in self.items()],
         }
 
     @classmethod
@@ -185,7 +207,18 @@ class SensorRegistry:
         for i, entry in enumerate(data["sensors"]):
             if not isinstance(entry, dict) or not {"id", "side", "segment"} <= entry.keys():
                 raise ConfigError(f'sensor registry entry {i} needs "id", "side" and "segment"')
-            registry.add(str(entry["id"]), str(entry["side"]), str(entry["segment"]))
+            cal = entry.get("acc_calibration")
+            if cal is not None:
+                try:
+                    if not isinstance(cal, dict):
+                        raise TypeError("not a JSON object")
+                    cal = AccCalibration.from_json(cal)
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise ConfigError(
+                        f"the accelerometer calibration of sensor {entry['id']} in the "
+                        f"sensor registry is damaged ({exc}): run 'imu-valgus sensors "
+                        "calibrate' again") from exc
+            registry.add(str(entry["id"]), str(entry["side"]), str(entry["segment"]), cal)
         return registry
 
     def save(self, path: str | Path) -> None:
@@ -208,6 +241,13 @@ class SensorRegistry:
         except json.JSONDecodeError as exc:
             raise ConfigError(f"sensor registry {path} is not valid JSON: {exc}") from exc
         return cls.from_json(data)
+
+
+def _entry_json(key: str, a: SensorAssignment) -> dict[str, Any]:
+    d: dict[str, Any] = {"id": key, "side": a.side, "segment": a.segment}
+    if a.acc_calibration is not None:
+        d["acc_calibration"] = a.acc_calibration.to_json()
+    return d
 
 
 # --------------------------------------------------------------------------- parameters & records

@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from imu_valgus.acccal import AccCalibration
 from imu_valgus.ble.manager import ManagerConfig, SensorManager, SensorRegistry
 from imu_valgus.ble.sim_sensor import PacketItem, RadioModel, SimSensor, SimWorld
 from imu_valgus.ble.virtual import VirtualRadio
@@ -139,6 +140,10 @@ class SimulatedAthlete:
                 self.addresses[loc] = f"D0:00:00:00:{block:02X}:{i + 1:02X}"
         self.world = SimWorld(auto_start=True)
         self.sensors: dict[str, SimSensor] = {}
+        self.acc_calibrations: dict[str, AccCalibration] = {}
+        """``{location: calibration}`` put into :meth:`registry` (and so into the live
+        session's recording); empty: the sensors count as not calibrated.  The
+        simulated sensors' own errors do not change with it."""
 
     @property
     def locations(self) -> list[str]:
@@ -146,11 +151,13 @@ class SimulatedAthlete:
 
     def registry(self) -> SensorRegistry:
         """A registry that knows every sensor of this athlete (by advertised name, or
-        by address for off-the-shelf sensors)."""
+        by address for off-the-shelf sensors), with the accelerometer calibrations of
+        :attr:`acc_calibrations` (none by default)."""
         registry = SensorRegistry()
         for loc, name in self.names.items():
             side, segment = loc.split("_")
-            registry.add(self.addresses.get(loc, name), side, segment)
+            registry.add(self.addresses.get(loc, name), side, segment,
+                         self.acc_calibrations.get(loc))
         return registry
 
     async def start_sensors(self, radio: VirtualRadio,

@@ -12,22 +12,26 @@ from imu_valgus.ble.cli_support import (
     default_registry_path,
     positive_float,
 )
-from imu_valgus.commands._common import RAW, Parser
+from imu_valgus.commands._common import RAW, Parser, positive_int
 
 LOCATION_CHOICES = ("left_thigh", "left_shank", "right_thigh", "right_shank")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser(
-        "sensors", help="assign sensors to thigh and shank (first use), list, forget",
+        "sensors", help="assign sensors to thigh and shank (first use), calibrate, list, "
+        "forget",
         description="The sensor registry says which sensor is worn where. 'assign' finds "
         "the sensors in range and asks you to tap each one in turn (left thigh, left "
         "shank, ...): the sensor that feels the tap is registered there, then blinks and "
-        "buzzes to confirm. 'list' shows the registry; 'forget' removes a sensor.",
+        "buzzes to confirm. 'calibrate' measures each sensor's accelerometer offset while "
+        "you turn the sensors over on a table (once, about a minute). 'list' shows the "
+        "registry; 'forget' removes a sensor.",
         epilog="examples:\n"
         "  imu-valgus sensors assign                       # left thigh + left shank\n"
         "  imu-valgus sensors assign --legs both           # four sensors\n"
         "  imu-valgus sensors assign --simulate            # simulated sensors, auto-tapped\n"
+        "  imu-valgus sensors calibrate                    # then: turn them on a table\n"
         "  imu-valgus sensors list\n"
         "  imu-valgus sensors forget C0:00:00:00:00:01",
         formatter_class=RAW)
@@ -49,8 +53,56 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_registry_option(a)
     add_simulation_options(a, athlete=False)
     a.set_defaults(run=run_assign)
+    c = actions.add_parser(
+        "calibrate", help="measure each sensor's accelerometer offset on a table (once)",
+        description="Why: every accelerometer reads a small offset (about 20 mg on the "
+        "sensors' BMI270), which tilts the measured leg differently in each posture: up to "
+        "2° of knee angle in deep knee bends, sitting and turns. Measured once, it is "
+        "removed from every later session.\n\n"
+        "How: connects to the registered sensors (or those of --location), then asks you "
+        "to lay them on a firm table and turn them onto each of their six faces in turn "
+        "(each side facing up once), holding still about 2 s on each. Turn them all "
+        "together, e.g. held side by side. The progress line shows, per sensor, how many "
+        "faces it has seen ('left thigh 4/6 faces'); it ends by itself when every sensor "
+        "has seen all six (about a minute), then stores each sensor's result in the "
+        "registry. If time runs out (--timeout) with at least four faces, the offsets are "
+        "still calibrated, but not the scale; with fewer, nothing is saved for that sensor "
+        "(exit code 1). Redo it when a sensor is replaced or has been dropped.",
+        epilog="examples:\n"
+        "  imu-valgus sensors calibrate                        # every registered sensor\n"
+        "  imu-valgus sensors calibrate --location left_shank  # a replaced sensor only\n"
+        "  imu-valgus sensors list                             # offsets and date\n"
+        "simulated (no hardware; a registry from 'sensors assign --simulate'):\n"
+        "  imu-valgus sensors assign --simulate --registry /tmp/sim.json\n"
+        "  imu-valgus sensors calibrate --simulate --speed 8 --registry /tmp/sim.json\n"
+        "  imu-valgus stream --simulate --registry /tmp/sim.json -o x.ivr   # applied",
+        formatter_class=RAW)
+    c.add_argument("--location", action="append", choices=LOCATION_CHOICES, metavar="LOC",
+                   help="calibrate only this registered sensor (left_thigh, left_shank, "
+                   "right_thigh, right_shank); repeat for several (default: all)")
+    c.add_argument("--timeout", type=positive_float, default=180.0, metavar="S",
+                   help="stop after S seconds and use the faces seen so far; with --simulate, "
+                   "simulated seconds (default: 180)")
+    c.add_argument("--connect-timeout", type=positive_float, default=20.0, metavar="S",
+                   help="how long to look for the sensors, seconds (default: 20)")
+    add_registry_option(c)
+    add_simulation_options(c, athlete=False)
+    g = c.add_argument_group("simulated table procedure (with --simulate)")
+    g.add_argument("--faces", type=positive_int, default=6, metavar="N",
+                   help="the simulated user turns each sensor onto only N of its faces "
+                   "(1..6; default: 6)")
+    g.add_argument("--seed", type=int, default=0,
+                   help="random seed of the simulated sensors' errors and of the way they "
+                   "are turned (default: 0)")
+    g.add_argument("--sensor-errors", choices=("low", "realistic", "poor"),
+                   default="realistic",
+                   help="error level of the simulated sensors: 'realistic' is the BMI270's "
+                   "typical 20 mg offset (default: %(default)s)")
+    c.set_defaults(run=run_calibrate)
     ls = actions.add_parser("list", help="show the registry",
-                            description="Show which sensor is registered where.",
+                            description="Show which sensor is registered where, and its "
+                            "accelerometer calibration (offset per axis in mg, date) or "
+                            "'accelerometer not calibrated'.",
                             epilog="example:\n  imu-valgus sensors list", formatter_class=RAW)
     add_registry_option(ls)
     ls.set_defaults(run=run_list)
@@ -114,11 +166,15 @@ def run_assign(args: argparse.Namespace) -> int:
         manager.stop()
     for loc, d in found.items():
         side, segment = loc.split("_")
+        # the accelerometer calibration belongs to the sensor: it follows it
+        old = registry.lookup(d.address, d.name)
         for key, a in registry.items():          # one sensor per location
             if a.location == loc:
                 registry.remove(key)
         registry.remove(d.address)
-        registry.add(d.address, side, segment)
+        if d.name:
+            registry.remove(d.name)
+        registry.add(d.address, side, segment, old.acc_calibration if old else None)
     path.parent.mkdir(parents=True, exist_ok=True)
     registry.save(path)
     print(f"saved {path}", file=sys.stderr)
@@ -134,8 +190,131 @@ def run_list(args: argparse.Namespace) -> int:
         print(f"no sensors registered in {path}: run 'imu-valgus sensors assign'",
               file=sys.stderr)
         return 1
+    uncalibrated = 0
     for key, a in registry.items():
-        print(f"{pretty_location(a.location):<12} {key}")
+        print(f"{pretty_location(a.location):<12} {key:<18} {_describe(a.acc_calibration)}")
+        uncalibrated += a.acc_calibration is None
+    if uncalibrated:
+        print(f"{uncalibrated} sensor{'s' if uncalibrated > 1 else ''} not calibrated: run "
+              "'imu-valgus sensors calibrate' once (about a minute)", file=sys.stderr)
+    return 0
+
+
+def _describe(cal) -> str:
+    """One registry line's calibration part."""
+    if cal is None:
+        return "accelerometer not calibrated"
+    from imu_valgus.acccal import MG
+
+    offsets = " ".join(f"{v / MG:+.1f}" for v in cal.offset_m_s2)
+    scale = "" if cal.scale != (1.0, 1.0, 1.0) else ", scale not calibrated"
+    date = cal.date[:10] if cal.date else "date unknown"
+    return (f"accelerometer offset x y z {offsets} mg ({cal.orientations} orientations, misfit "
+            f"{cal.residual_mg:.1f} mg{scale}), calibrated {date}")
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from imu_valgus.acccal import AccCalibration
+    from imu_valgus.ble.acc_calibrate import FaceCollector, FaceProgress, collect_faces
+    from imu_valgus.ble.cli_support import quiet_bumble, radio_model
+    from imu_valgus.ble.manager import ManagerConfig, SensorManager, pretty_location
+    from imu_valgus.errors import ConfigError
+
+    path = args.registry or default_registry_path()
+    registry = _load(path)
+    if not len(registry):
+        raise ConfigError(
+            f"no sensors registered in {path}: run 'imu-valgus sensors assign"
+            + (f" --simulate --registry {path}" if args.simulate else "") + "' first")
+    ids = {a.location: key for key, a in registry.items()}
+    locations = sorted(ids)
+    if args.location:
+        missing = [loc for loc in args.location if loc not in ids]
+        if missing:
+            raise ConfigError(
+                f"no sensor is registered for {', '.join(map(pretty_location, missing))} "
+                f"in {path}; registered: {', '.join(map(pretty_location, locations))}")
+        locations = sorted(set(args.location))
+    if not 1 <= args.faces <= 6:
+        raise ConfigError(f"--faces must be between 1 and 6, not {args.faces}")
+    speed = args.speed if args.simulate else 1.0
+    config = ManagerConfig(scan_timeout_s=args.connect_timeout)
+    if args.simulate:
+        from imu_valgus.ble.acc_calibrate import simulated_table_sensors
+        from imu_valgus.ble.virtual import VirtualRadio
+
+        quiet_bumble()
+        radio = VirtualRadio()
+        manager = SensorManager(registry, radio.backend(), config)
+        manager.start()
+        sims, _errors = manager.run_coroutine(simulated_table_sensors(
+            radio, {loc: ids[loc] for loc in locations}, seed=args.seed,
+            sensor_errors=args.sensor_errors, faces=args.faces, speed=speed,
+            radio_model=radio_model(args))).result(30)
+
+        async def power_off() -> None:
+            for sim in sims.values():
+                await sim.close()
+            await radio.close()
+
+        manager.add_shutdown_hook(power_off)
+    else:
+        manager = SensorManager(registry, None, config)
+        manager.start()
+    n = len(locations)
+    collector = FaceCollector(locations)
+    shown: dict[str, int] = {}
+
+    def show(progress: dict[str, FaceProgress]) -> None:
+        line = "   ".join(str(p) for p in progress.values())
+        first = not shown
+        more = [loc for loc, p in progress.items() if p.n_faces > shown.get(loc, 0)]
+        shown.update({loc: p.n_faces for loc, p in progress.items()})
+        if first or more:
+            print(f"  {line}", flush=True)
+
+    try:
+        print(f"looking for {n} sensor{'s' if n > 1 else ''} "
+              f"({', '.join(map(pretty_location, locations))}) ...", file=sys.stderr)
+        manager.connect(locations, timeout_s=args.connect_timeout).result(
+            args.connect_timeout + 60)
+        print(f"1. Lay the sensor{'s' if n > 1 else ''} flat on a firm table and keep "
+              f"{'them' if n > 1 else 'it'} still.\n"
+              f"2. Turn {'them (together, e.g. held side by side)' if n > 1 else 'it'} "
+              "onto each of the six faces in turn - each side facing up once - and hold "
+              "still about 2 s on each.\n"
+              "   A face counts when the line below shows it; it ends by itself after the "
+              "sixth.", flush=True)
+        complete = collect_faces(manager, collector, timeout_s=args.timeout,
+                                 time_scale=speed, on_progress=show)
+    finally:
+        manager.stop()
+    if not complete:
+        print(f"time is up ({args.timeout:.0f} s): calibrating from the faces seen",
+              file=sys.stderr)
+    date = datetime.now().astimezone().isoformat(timespec="seconds")
+    saved, failed = 0, 0
+    for loc, result in collector.calibrate(date).items():
+        if isinstance(result, AccCalibration):
+            registry.set_acc_calibration(ids[loc], result)
+            saved += 1
+            for msg in result.messages:
+                print(msg)
+        else:
+            failed += 1
+            print(f"not calibrated: {result}")
+    if saved:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        registry.save(path)
+        print(f"saved {saved} calibration{'s' if saved > 1 else ''} in {path}",
+              file=sys.stderr)
+    if failed:
+        print(f"{failed} sensor{'s' if failed > 1 else ''} not calibrated"
+              + (" (registry unchanged)" if not saved else "")
+              + ": run 'imu-valgus sensors calibrate' again", file=sys.stderr)
+        return 1
     return 0
 
 

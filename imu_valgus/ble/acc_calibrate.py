@@ -1,0 +1,250 @@
+"""Accelerometer calibration on a table, live: the sensors are turned onto their faces.
+
+``imu-valgus sensors calibrate`` connects to the registered sensors, asks the user to
+lay them on a table and turn them (together, e.g. held side by side) onto each of their
+six faces, about 2 s still on each, and shows per sensor how many faces it has seen.
+The maths is :func:`imu_valgus.acccal.calibrate_accelerometer`; this module is the BLE
+edge around it:
+
+* :class:`FaceCollector` takes the manager's :class:`~imu_valgus.ble.manager.SensorData`
+  items — our protocol's bytes whatever the sensor (off-the-shelf sensors are converted
+  by their drivers), decoded with :func:`imu_valgus.protocol.decode_data` exactly as
+  the live pipeline does — keeps each sensor's samples, and counts the faces it has
+  rested on (rests of at least :data:`FACE_REST_S`, found by
+  :func:`imu_valgus.acccal.find_rests`).
+* :func:`collect_faces` drives it from the caller's thread until every sensor has
+  seen all six faces or the time is up.
+* :func:`simulated_table_sensors` serves simulated sensors whose samples are the
+  simulator's table procedure (:func:`imu_valgus.simulator.tablecal.table_procedure`)
+  with each sensor's own drawn errors, so the whole flow runs without hardware.
+
+Arrays are ``(N, 3)`` in the sensor frame, time along axis 0; acc in m/s², gyro in rad/s.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from imu_valgus.acccal import AccCalibration, calibrate_accelerometer, find_rests
+from imu_valgus.ble.manager import SensorData, SensorManager, pretty_location
+from imu_valgus.ble.sim_sensor import PacketItem, RadioModel, SimSensor
+from imu_valgus.ble.virtual import VirtualRadio
+from imu_valgus.errors import CalibrationError, ProtocolError
+from imu_valgus.protocol import DataPacket, decode_data
+
+FACE_REST_S = 1.5
+"""A face counts once the sensor has rested on it this long (s, sensor time); the
+estimate itself uses every rest of at least :data:`imu_valgus.acccal.REST_MIN_S`."""
+FACE_NAMES = ("+x", "+y", "+z", "−x", "−y", "−z")
+"""The sensor axis pointing up on each face (same order as the simulator's faces)."""
+_FACES = np.vstack([np.eye(3), -np.eye(3)])
+_COS_45 = float(np.cos(np.radians(45.0)))
+
+
+def faces_of(directions_m_s2: np.ndarray) -> frozenset[int]:
+    """Which faces (indices into :data:`FACE_NAMES`) the rest directions ``(K, 3)``
+    cover: an axis within 45° of up (the criterion of
+    :func:`imu_valgus.acccal.faces_covered`)."""
+    d = np.asarray(directions_m_s2, float).reshape(-1, 3)
+    if not len(d):
+        return frozenset()
+    u = d / np.linalg.norm(d, axis=1, keepdims=True)
+    return frozenset(np.flatnonzero((u @ _FACES.T > _COS_45).any(axis=0)).tolist())
+
+
+@dataclass(frozen=True)
+class FaceProgress:
+    """One sensor's progress: the faces it has rested on (indices into
+    :data:`FACE_NAMES`) and the seconds of data received (sensor time)."""
+
+    location: str
+    faces: frozenset[int]
+    seconds: float
+
+    @property
+    def n_faces(self) -> int:
+        return len(self.faces)
+
+    def __str__(self) -> str:
+        return f"{pretty_location(self.location)} {self.n_faces}/6 faces"
+
+
+class FaceCollector:
+    """Samples of each sensor, and the faces it has rested on so far.
+
+    Parameters
+    ----------
+    locations:
+        The sensors taking part (``"left_thigh"`` ...).
+    """
+
+    def __init__(self, locations: Iterable[str]) -> None:
+        self.locations = list(locations)
+        self._acc: dict[str, list[np.ndarray]] = {loc: [] for loc in self.locations}
+        self._gyr: dict[str, list[np.ndarray]] = {loc: [] for loc in self.locations}
+        self._period_us: dict[str, list[int]] = {loc: [] for loc in self.locations}
+        self._faces: dict[str, frozenset[int]] = {loc: frozenset() for loc in self.locations}
+        self.garbage = 0
+
+    def feed(self, item: SensorData) -> None:
+        """One data notification from the manager (other locations are ignored)."""
+        if item.location not in self._acc:
+            return
+        try:
+            pkt: DataPacket = decode_data(item.payload)
+        except (ProtocolError, ValueError):
+            self.garbage += 1
+            return
+        self._acc[item.location].append(pkt.acc_m_s2)
+        self._gyr[item.location].append(pkt.gyr_rad_s)
+        self._period_us[item.location].append(pkt.period_us)
+
+    def samples(self, location: str) -> tuple[np.ndarray, np.ndarray, float]:
+        """``(acc_m_s2 (N, 3), gyr_rad_s (N, 3), fs_hz)`` received from one sensor."""
+        acc, gyr = self._acc[location], self._gyr[location]
+        if not acc:
+            return np.zeros((0, 3)), np.zeros((0, 3)), 0.0
+        if len(acc) > 1:     # keep one array: later calls only concatenate the new part
+            self._acc[location] = acc = [np.concatenate(acc)]
+            self._gyr[location] = gyr = [np.concatenate(gyr)]
+        fs_hz = 1e6 / float(np.median(self._period_us[location]))
+        return acc[0], gyr[0], fs_hz
+
+    def update(self) -> dict[str, FaceProgress]:
+        """Recount the faces of every sensor (vectorised over all data so far)."""
+        out = {}
+        for loc in self.locations:
+            acc, gyr, fs_hz = self.samples(loc)
+            if len(acc) >= 2 * FACE_REST_S * fs_hz:
+                rests = find_rests(acc, gyr, fs_hz, min_s=FACE_REST_S)
+                self._faces[loc] = faces_of(np.array([r.mean_acc_m_s2 for r in rests]))
+            out[loc] = FaceProgress(loc, self._faces[loc], len(acc) / fs_hz if fs_hz else 0.0)
+        return out
+
+    def calibrate(self, date: str = "") -> dict[str, AccCalibration | CalibrationError]:
+        """:func:`~imu_valgus.acccal.calibrate_accelerometer` on each sensor's data:
+        its calibration, or the :class:`CalibrationError` that says what to do."""
+        out: dict[str, AccCalibration | CalibrationError] = {}
+        for loc in self.locations:
+            acc, gyr, fs_hz = self.samples(loc)
+            name = f"the {pretty_location(loc)} sensor"
+            if not len(acc):
+                out[loc] = CalibrationError(f"{name} sent no data: is it charged and in range?")
+                continue
+            try:
+                out[loc] = calibrate_accelerometer(acc, gyr, fs_hz, date=date, name=name)
+            except CalibrationError as exc:
+                out[loc] = exc
+        return out
+
+
+def collect_faces(manager: SensorManager, collector: FaceCollector, *, timeout_s: float,
+                  time_scale: float = 1.0,
+                  on_progress: Callable[[dict[str, FaceProgress]], None] | None = None,
+                  update_every_s: float = 0.25) -> bool:
+    """Feed the manager's data to ``collector`` until every sensor has rested on all six
+    faces (``True``) or ``timeout_s`` session seconds have passed (``False``).
+
+    ``time_scale``: session seconds per host second (the playback speed of simulated
+    sensors).  ``on_progress`` is called with every sensor's progress whenever a count
+    changes (and once at the start).  Runs in the caller's thread; the manager must be
+    started and connected, with no ``on_data`` callback.
+    """
+    deadline = time.monotonic() + timeout_s / time_scale
+    last: dict[str, int] | None = None
+    next_update = 0.0
+    while True:
+        now = time.monotonic()
+        try:
+            collector.feed(manager.data.get(timeout=0.05))
+            while True:
+                collector.feed(manager.data.get_nowait())
+        except queue.Empty:
+            pass
+        if now >= next_update:
+            next_update = now + update_every_s
+            progress = collector.update()
+            counts = {loc: p.n_faces for loc, p in progress.items()}
+            if counts != last:
+                last = counts
+                if on_progress is not None:
+                    on_progress(progress)
+            if all(n == 6 for n in counts.values()):
+                return True
+        if now >= deadline:
+            return False
+
+
+# --------------------------------------------------------------------------- simulation
+
+_ADDRESS = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$", re.IGNORECASE)
+
+
+def table_packets(acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray, fs_hz: float = 200.0,
+                  samples_per_packet: int = 4, t0_us: int = 0) -> list[PacketItem]:
+    """Samples ``(N, 3)`` as a sensor's packet source ``[(send time s, payload)]``,
+    4 samples per packet at 200 Hz as the firmware sends them (±8 g, ±1000 °/s)."""
+    spp = samples_per_packet
+    period_us = int(round(1e6 / fs_hz))
+    m = len(acc_m_s2) // spp
+    out = []
+    for k in range(m):
+        s = slice(k * spp, (k + 1) * spp)
+        pkt = DataPacket.from_si(k % 2**16, (t0_us + k * spp * period_us) % 2**32, period_us,
+                                 acc_m_s2[s], gyr_rad_s[s], acc_range_g=8,
+                                 gyr_range_dps=1000)
+        out.append(((k + 1) * spp / fs_hz, pkt.to_bytes()))
+    return out
+
+
+async def simulated_table_sensors(radio: VirtualRadio, sensor_ids: dict[str, str], *,
+                                  seed: int = 0, sensor_errors: str = "realistic",
+                                  faces: int = 6, speed: float = 1.0,
+                                  radio_model: RadioModel | None = None
+                                  ) -> tuple[dict[str, SimSensor], dict[str, object]]:
+    """Simulated sensors being turned onto ``faces`` of their faces on a table.
+
+    ``sensor_ids``: ``{location: registry id}``; each sensor advertises that id (an
+    address is used as the sensor's address, anything else as its name).  Each one
+    has its own errors drawn from the ``sensor_errors`` preset
+    (:data:`imu_valgus.simulator.imu.ERROR_LEVELS`) with ``seed``, and streams the
+    simulator's table procedure on START.  Returns ``{location: sensor}`` and
+    ``{location: SensorErrors}`` (the hidden truth: ``acc_bias_m_s2`` is what the
+    calibration should find).
+    """
+    from imu_valgus.simulator.imu import draw_errors, sensor_model
+    from imu_valgus.simulator.tablecal import table_procedure
+
+    model = sensor_model(sensor_errors)
+    base = radio_model or RadioModel()
+    sensors: dict[str, SimSensor] = {}
+    errors: dict[str, object] = {}
+    seeds = np.random.SeedSequence(seed).spawn(len(sensor_ids))
+    for i, (loc, sid) in enumerate(sorted(sensor_ids.items())):
+        rng = np.random.default_rng(seeds[i])
+        err = draw_errors(model, rng)
+        _t, gyr, acc = table_procedure(model, err, rng, 200.0, faces=faces)
+        stream = table_packets(acc, gyr, 200.0, t0_us=int(rng.integers(0, 2**32)))
+        is_address = bool(_ADDRESS.match(sid))
+        sensor = SimSensor(radio, f"IV-{i + 1:04X}" if is_address else sid,
+                           address=sid.upper() if is_address else None,
+                           packets=lambda s=stream: iter(s),
+                           radio_model=RadioModel(base.connection_interval_s, base.jitter_s,
+                                                  base.loss_probability,
+                                                  base.max_notifications_per_event,
+                                                  seed=base.seed + i),
+                           speed=speed)
+        await sensor.start()
+        sensors[loc] = sensor
+        errors[loc] = err
+    return sensors, errors
+
+
+__all__ = ["FACE_NAMES", "FACE_REST_S", "FaceCollector", "FaceProgress", "collect_faces",
+           "faces_of", "simulated_table_sensors", "table_packets"]
