@@ -176,12 +176,25 @@ def group_orientations(rests: list[Rest]) -> list[tuple[np.ndarray, int]]:
              sum(r.n for r in g)) for g in groups]
 
 
+FACE_NAMES = ("+x", "+y", "+z", "−x", "−y", "−z")
+"""The six faces, named by the sensor axis that points up when it lies on that face."""
+_FACES = np.vstack([np.eye(3), -np.eye(3)])
+_COS_45 = float(np.cos(np.radians(45.0)))
+
+
+def faces_of(directions: np.ndarray) -> frozenset[int]:
+    """Which faces (indices into :data:`FACE_NAMES`) rest directions ``(K, 3)`` cover: a
+    sensor axis within 45° of up."""
+    d = np.asarray(directions, float).reshape(-1, 3)
+    if not len(d):
+        return frozenset()
+    u = d / np.linalg.norm(d, axis=1, keepdims=True)
+    return frozenset(np.flatnonzero((u @ _FACES.T > _COS_45).any(axis=0)).tolist())
+
+
 def faces_covered(directions: np.ndarray) -> int:
-    """How many of the six faces (±x, ±y, ±z pointing up) the directions ``(K, 3)`` cover
-    (within 45°)."""
-    u = directions / np.linalg.norm(directions, axis=1, keepdims=True)
-    faces = np.vstack([np.eye(3), -np.eye(3)])
-    return int(np.sum((u @ faces.T > np.cos(np.radians(45.0))).any(axis=0)))
+    """How many of the six faces the directions ``(K, 3)`` cover (:func:`faces_of`)."""
+    return len(faces_of(directions))
 
 
 def fit(mean_acc_m_s2: np.ndarray, fit_scale: bool | None = None,
@@ -249,8 +262,15 @@ def calibrate_accelerometer(acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray, fs_hz: 
     f = np.array([g[0] for g in groups])
     u = f / np.linalg.norm(f, axis=1, keepdims=True)
     # the rests must point in all directions: the smallest spread of the directions
-    spread = np.linalg.svd(u - 0.0, compute_uv=False)
+    spread = np.linalg.svd(u, compute_uv=False)
     if spread[-1] / np.sqrt(len(u)) < 0.3 or np.linalg.norm(u.mean(axis=0)) > 0.7:
+        seen = faces_of(f)
+        unseen_axes = [a for i, a in enumerate("xyz") if i not in seen and i + 3 not in seen]
+        if unseen_axes:
+            raise CalibrationError(
+                f"no rest of {name} had its {' or '.join(unseen_axes)} axis up or down: "
+                f"also lay it on its {' and '.join('±' + a for a in unseen_axes)} faces "
+                "(six faces in all), 2 s still on each")
         raise CalibrationError(
             f"{name}'s rests were all in similar orientations: turn it onto each of its "
             "six faces (each side facing up once), 2 s still on each")
@@ -269,8 +289,12 @@ def calibrate_accelerometer(acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray, fs_hz: 
     if faces < 6:
         messages.append(f"{name}: {faces} of 6 faces used; offsets only (scale not "
                         "calibrated) — all six faces also calibrate the scale")
+    npar = 6 if faces == 6 else 3
+    misfit = (f"misfit {rms / MG:.1f} mg" if len(groups) > npar else
+              "misfit not checkable with exactly six orientations (a seventh, e.g. on an "
+              "edge, checks it)")
     messages.append(f"{name}: offset {', '.join(f'{v / MG:+.1f}' for v in b)} mg "
-                    f"(±{np.max(sd) / MG:.1f} mg), misfit {rms / MG:.1f} mg, "
+                    f"(±{np.max(sd) / MG:.1f} mg expected from the noise), {misfit}, "
                     f"{len(groups)} orientations")
     return AccCalibration(tuple(float(v) for v in b), tuple(float(v) for v in s),
                           tuple(float(v) for v in sd), float(rms / MG), len(groups), date,

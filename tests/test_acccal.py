@@ -167,3 +167,25 @@ def test_simulated_session_carries_table_calibrations_and_the_pipeline_applies_t
     _, d_raw = p_raw.streams[entry.index].take()
     np.testing.assert_allclose(d_cal[:, 7:10], cal.apply(d_raw[:, 7:10]), atol=1e-12)
     assert not np.allclose(d_cal[:, 7:10], d_raw[:, 7:10])
+
+
+def test_faces_missing_an_axis_name_it():
+    rng = np.random.default_rng(2)
+    model, err = _sensor(8)
+    # four faces, none with z up or down: lay it on ±x and ±y only
+    _, gyr, acc = table_procedure(model, err, rng, FS, faces=6)
+    rests = find_rests(acc, gyr, FS)
+    keep = np.zeros(len(acc), bool)
+    for r in rests:
+        u = r.mean_acc_m_s2 / np.linalg.norm(r.mean_acc_m_s2)
+        if abs(u[2]) < 0.5:
+            keep[r.i0:r.i1] = True
+    moving = np.ones((100, 3)) * [0.0, 0.0, 9.81]
+    spin = np.ones((100, 3)) * 1.0          # 1 rad/s: not a rest, separates the rests
+    parts_a, parts_g = [], []
+    for r in rests:
+        if keep[r.i0]:
+            parts_a += [acc[r.i0:r.i1], moving]
+            parts_g += [gyr[r.i0:r.i1], spin]
+    with pytest.raises(CalibrationError, match=r"z axis up or down.*±z faces"):
+        calibrate_accelerometer(np.vstack(parts_a), np.vstack(parts_g), FS)

@@ -31,7 +31,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imu_valgus.acccal import AccCalibration, calibrate_accelerometer, find_rests
+from imu_valgus.acccal import (
+    FACE_NAMES,
+    AccCalibration,
+    calibrate_accelerometer,
+    faces_of,
+    find_rests,
+)
 from imu_valgus.ble.manager import SensorData, SensorManager, pretty_location
 from imu_valgus.ble.sim_sensor import PacketItem, RadioModel, SimSensor
 from imu_valgus.ble.virtual import VirtualRadio
@@ -41,23 +47,6 @@ from imu_valgus.protocol import DataPacket, decode_data
 FACE_REST_S = 1.5
 """A face counts once the sensor has rested on it this long (s, sensor time); the
 estimate itself uses every rest of at least :data:`imu_valgus.acccal.REST_MIN_S`."""
-FACE_NAMES = ("+x", "+y", "+z", "−x", "−y", "−z")
-"""The sensor axis pointing up on each face (same order as the simulator's faces)."""
-_FACES = np.vstack([np.eye(3), -np.eye(3)])
-_COS_45 = float(np.cos(np.radians(45.0)))
-
-
-def faces_of(directions_m_s2: np.ndarray) -> frozenset[int]:
-    """Which faces (indices into :data:`FACE_NAMES`) the rest directions ``(K, 3)``
-    cover: an axis within 45° of up (the criterion of
-    :func:`imu_valgus.acccal.faces_covered`)."""
-    d = np.asarray(directions_m_s2, float).reshape(-1, 3)
-    if not len(d):
-        return frozenset()
-    u = d / np.linalg.norm(d, axis=1, keepdims=True)
-    return frozenset(np.flatnonzero((u @ _FACES.T > _COS_45).any(axis=0)).tolist())
-
-
 @dataclass(frozen=True)
 class FaceProgress:
     """One sensor's progress: the faces it has rested on (indices into
