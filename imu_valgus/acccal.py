@@ -61,7 +61,8 @@ unobserved directions at zero/one when the orientations do not span all axes."""
 
 @dataclass(frozen=True)
 class AccCalibration:
-    """Accelerometer correction of one sensor: ``acc_true = scale ⊙ (acc − offset)``.
+    """Accelerometer correction of one sensor: ``acc_true = T (acc − offset)``, ``T``
+    symmetric with ``scale`` on its diagonal and ``cross_axis`` off it.
 
     ``offset_m_s2`` and ``scale`` per sensor axis; ``offset_sigma_m_s2`` the standard
     error of the offset; ``residual_mg`` the RMS misfit of the rests;
@@ -76,20 +77,28 @@ class AccCalibration:
     orientations: int = 0
     date: str = ""
     messages: tuple[str, ...] = field(default=(), compare=False)
+    cross_axis: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """Symmetric cross-axis terms ``T_xy, T_xz, T_yz`` of the correction matrix."""
 
     @property
     def is_identity(self) -> bool:
-        return self.offset_m_s2 == (0.0, 0.0, 0.0) and self.scale == (1.0, 1.0, 1.0)
+        return self.offset_m_s2 == (0.0, 0.0, 0.0) and self.scale == (1.0, 1.0, 1.0) \
+            and self.cross_axis == (0.0, 0.0, 0.0)
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The correction ``T (3, 3)``: scale on the diagonal, cross-axis terms off it."""
+        return _matrix(np.r_[np.zeros(3), np.asarray(self.scale) - 1.0, self.cross_axis])
 
     def apply(self, acc_m_s2: np.ndarray) -> np.ndarray:
-        """Corrected specific force ``(N, 3)`` (a new array)."""
-        return (np.asarray(acc_m_s2, float) - np.asarray(self.offset_m_s2)) * \
-            np.asarray(self.scale)
+        """Corrected specific force ``T (acc − offset)``, ``(N, 3)`` (a new array)."""
+        return (np.asarray(acc_m_s2, float) - np.asarray(self.offset_m_s2)) @ self.matrix.T
 
     def to_json(self) -> dict[str, Any]:
         return {"offset_m_s2": [round(v, 6) for v in self.offset_m_s2],
                 "scale": [round(v, 6) for v in self.scale],
                 "offset_sigma_m_s2": [round(v, 6) for v in self.offset_sigma_m_s2],
+                "cross_axis": [round(v, 6) for v in self.cross_axis],
                 "residual_mg": round(self.residual_mg, 3), "orientations": self.orientations,
                 "date": self.date}
 
@@ -108,7 +117,10 @@ class AccCalibration:
         scale = vec("scale", 1.0)
         if not all(0.5 < s < 2.0 for s in scale):
             raise ValueError("scale factors must lie between 0.5 and 2")
-        return cls(offset_m_s2=vec("offset_m_s2", 0.0), scale=scale,
+        cross = vec("cross_axis", 0.0)
+        if not all(abs(c) < 0.2 for c in cross):
+            raise ValueError("cross-axis terms must be below 0.2")
+        return cls(offset_m_s2=vec("offset_m_s2", 0.0), scale=scale, cross_axis=cross,
                    offset_sigma_m_s2=vec("offset_sigma_m_s2", 0.0),
                    residual_mg=float(d.get("residual_mg", 0.0)),
                    orientations=int(d.get("orientations", 0)), date=str(d.get("date", "")))
@@ -197,50 +209,84 @@ def faces_covered(directions: np.ndarray) -> int:
     return len(faces_of(directions))
 
 
-def fit(mean_acc_m_s2: np.ndarray, fit_scale: bool | None = None,
+TILTED_MAX_AXIS_COS = float(np.cos(np.radians(25.0)))
+TILTED_NEEDED = 4
+"""Cross-axis terms need rests where no axis is near vertical (every axis more than 25°
+from up or down — leaning on an edge, propped up): four such *tilted* rests besides the
+six faces."""
+_OFF = ((0, 1), (0, 2), (1, 2))
+
+
+def tilted(directions: np.ndarray) -> np.ndarray:
+    """``(K,)`` bool: rest directions ``(K, 3)`` with no sensor axis within 25° of
+    vertical."""
+    d = np.asarray(directions, float).reshape(-1, 3)
+    u = d / np.linalg.norm(d, axis=1, keepdims=True)
+    return np.max(np.abs(u), axis=1) < TILTED_MAX_AXIS_COS
+
+
+def _matrix(p: np.ndarray) -> np.ndarray:
+    """Symmetric correction ``T = I + P`` from ``p = [b (3), diag (3), xy, xz, yz]``."""
+    t = np.eye(3)
+    if len(p) > 3:
+        t = t + np.diag(p[3:6])
+    if len(p) > 6:
+        for (i, j), v in zip(_OFF, p[6:9], strict=True):
+            t[i, j] = t[j, i] = v
+    return t
+
+
+def fit(mean_acc_m_s2: np.ndarray, terms: str | None = None,
         g_m_s2: float = STANDARD_GRAVITY_M_S2) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                         float]:
-    """Offset and scale from mean specific forces at ``K`` distinct rests ``(K, 3)``.
+    """Offset, scale and cross-axis terms from mean specific forces at ``K`` distinct
+    rests ``(K, 3)``: the ellipsoid fit ``|T (f − b)| = g`` with ``T`` symmetric.
 
-    Gauss–Newton on ``|S (f − b)| − g`` with the weak priors; ``fit_scale`` ``None``:
-    scale factors only when all six faces are covered.  Returns ``(offset (3,),
-    scale (3,), offset_sigma (3,), residual_rms_m_s2)``; sigma from the misfit (at
-    least the noise floor of 1 mg) and the normal matrix.
+    ``terms``: ``"offset"`` (3 unknowns), ``"scale"`` (+ 3 scale factors),
+    ``"cross"`` (+ 3 symmetric cross-axis terms, i.e. the axes' non-orthogonality; the
+    skew part of a misalignment is a rotation, which the mounting calibration absorbs);
+    ``None``: ``"cross"`` with six faces and :data:`TILTED_NEEDED` tilted rests,
+    ``"scale"`` with six faces, else ``"offset"``.  Gauss–Newton with weak priors.
+    Returns ``(offset (3,), T (3, 3), offset_sigma (3,), residual_rms_m_s2)``; sigma from
+    the misfit (at least :data:`REST_SIGMA_M_S2`) and the normal matrix.
     """
     f = np.asarray(mean_acc_m_s2, float)
-    if fit_scale is None:
-        fit_scale = faces_covered(f) == 6
-    npar = 6 if fit_scale else 3
+    if terms is None:
+        six = faces_covered(f) == 6
+        terms = "cross" if six and tilted(f).sum() >= TILTED_NEEDED else \
+            "scale" if six else "offset"
+    npar = {"offset": 3, "scale": 6, "cross": 9}[terms]
     p = np.zeros(npar)
-    prior_sd = np.r_[np.full(3, PRIOR_OFFSET_MG * MG), np.full(3, PRIOR_SCALE)][:npar]
-    for _ in range(20):
-        b = p[:3]
-        s = 1.0 + (p[3:] if fit_scale else 0.0)
-        v = s * (f - b)
+    prior_sd = np.r_[np.full(3, PRIOR_OFFSET_MG * MG), np.full(6, PRIOR_SCALE)][:npar]
+    a = np.zeros((len(f) + npar, npar))
+    for _ in range(30):
+        t = _matrix(p)
+        d = f - p[:3]
+        v = d @ t.T
         nv = np.linalg.norm(v, axis=1)
         r = nv - g_m_s2
         u = v / nv[:, None]
-        jac = [-u * s]                               # ∂|v|/∂b
-        if fit_scale:
-            jac.append(u * (f - b))                  # ∂|v|/∂(s−1)
+        jac = [-(u @ t)]                                 # ∂|v|/∂b
+        if npar > 3:
+            jac.append(u * d)                            # ∂|v|/∂T_ii
+        if npar > 6:
+            jac.append(np.column_stack([u[:, i] * d[:, j] + u[:, j] * d[:, i]
+                                        for i, j in _OFF]))   # ∂|v|/∂T_ij (= T_ji)
         j = np.hstack(jac)
         a = np.vstack([j / REST_SIGMA_M_S2, np.diag(1.0 / prior_sd)])
         rr = np.r_[r / REST_SIGMA_M_S2, p / prior_sd]
         step = np.linalg.lstsq(a, -rr, rcond=None)[0]
         p = p + step
-        if np.max(np.abs(step)) < 1e-9:
+        if np.max(np.abs(step)) < 1e-10:
             break
-    b = p[:3]
-    s = 1.0 + (p[3:] if fit_scale else np.zeros(3))
-    r = np.linalg.norm(s * (f - b), axis=1) - g_m_s2
-    dof = max(1, len(f) - npar)
-    rms = float(np.sqrt(np.sum(r ** 2) / dof)) if len(f) > npar else float(
-        np.sqrt(np.mean(r ** 2)))
+    t = _matrix(p)
+    r = np.linalg.norm((f - p[:3]) @ t.T, axis=1) - g_m_s2
+    rms = float(np.sqrt(np.sum(r ** 2) / (len(f) - npar))) if len(f) > npar else 0.0
     sd = max(rms, REST_SIGMA_M_S2)
     j = a[:len(f)] * REST_SIGMA_M_S2
     info = j.T @ j / sd ** 2 + np.diag(1.0 / prior_sd ** 2)
     cov = np.linalg.inv(info)
-    return b, s, np.sqrt(np.diag(cov)[:3]), float(np.sqrt(np.mean(r ** 2)))
+    return p[:3], t, np.sqrt(np.diag(cov)[:3]), float(np.sqrt(np.mean(r ** 2)))
 
 
 def calibrate_accelerometer(acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray, fs_hz: float,
@@ -275,7 +321,10 @@ def calibrate_accelerometer(acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray, fs_hz: 
             f"{name}'s rests were all in similar orientations: turn it onto each of its "
             "six faces (each side facing up once), 2 s still on each")
     faces = faces_covered(f)
-    b, s, sd, rms = fit(f)
+    n_tilted = int(tilted(f).sum())
+    terms = "cross" if faces == 6 and n_tilted >= TILTED_NEEDED else \
+        "scale" if faces == 6 else "offset"
+    b, t, sd, rms = fit(f, terms)
     messages = []
     if rms > MAX_RESIDUAL_MG[0 if faces == 6 else 1] * MG:
         raise CalibrationError(
@@ -289,13 +338,19 @@ def calibrate_accelerometer(acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray, fs_hz: 
     if faces < 6:
         messages.append(f"{name}: {faces} of 6 faces used; offsets only (scale not "
                         "calibrated) — all six faces also calibrate the scale")
-    npar = 6 if faces == 6 else 3
+    elif terms == "scale":
+        messages.append(f"{name}: {n_tilted} of {TILTED_NEEDED} tilted rests; offsets and "
+                        "scale only (axes' cross-coupling not calibrated) — lean it at "
+                        f"{TILTED_NEEDED} tilted angles too")
+    npar = {"offset": 3, "scale": 6, "cross": 9}[terms]
     misfit = (f"misfit {rms / MG:.1f} mg" if len(groups) > npar else
-              "misfit not checkable with exactly six orientations (a seventh, e.g. on an "
-              "edge, checks it)")
+              f"misfit not checkable with exactly {npar} orientations (one more checks it)")
+    cross = [t[i, j] for i, j in _OFF]
+    what = {"offset": "", "scale": ", scale",
+            "cross": f", scale, cross-axis up to {100 * max(map(abs, cross)):.2f} %"}[terms]
     messages.append(f"{name}: offset {', '.join(f'{v / MG:+.1f}' for v in b)} mg "
-                    f"(±{np.max(sd) / MG:.1f} mg expected from the noise), {misfit}, "
+                    f"(±{np.max(sd) / MG:.1f} mg expected from the noise){what}, {misfit}, "
                     f"{len(groups)} orientations")
-    return AccCalibration(tuple(float(v) for v in b), tuple(float(v) for v in s),
+    return AccCalibration(tuple(float(v) for v in b), tuple(float(v) for v in np.diag(t)),
                           tuple(float(v) for v in sd), float(rms / MG), len(groups), date,
-                          tuple(messages))
+                          tuple(messages), cross_axis=tuple(float(v) for v in cross))

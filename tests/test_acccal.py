@@ -34,7 +34,8 @@ def test_six_faces_recover_offset_and_scale(seed):
     model, err = _sensor(seed)
     _, gyr, acc = table_procedure(model, err, np.random.default_rng(100 + seed), FS)
     cal = calibrate_accelerometer(acc, gyr, FS)
-    assert cal.orientations == 6
+    assert cal.orientations == 6 and cal.cross_axis == (0.0, 0.0, 0.0)
+    assert any("cross-coupling not calibrated" in m for m in cal.messages)
     off_err = (np.array(cal.offset_m_s2) - err.acc_bias_m_s2) / MG
     # 20 mg offsets (1σ) are brought to ≤ 2 mg
     assert np.max(np.abs(off_err)) < 2.0, off_err
@@ -45,6 +46,25 @@ def test_six_faces_recover_offset_and_scale(seed):
     assert np.max(cal.offset_sigma_m_s2) / MG < 3.0
     # the offsets were really there to be found
     assert np.max(np.abs(err.acc_bias_m_s2)) / MG > 5.0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_tilted_rests_also_give_the_cross_axis_terms(seed):
+    """Six faces and five tilted rests: the full symmetric correction.  The skew part of
+    the axes' misalignment is a rotation (absorbed by the mounting calibration), so the
+    truth to compare with is the symmetric factor of the inverse sensitivity matrix."""
+    model, err = _sensor(seed)
+    _, gyr, acc = table_procedure(model, err, np.random.default_rng(200 + seed), FS,
+                                  tilted=5)
+    cal = calibrate_accelerometer(acc, gyr, FS)
+    assert cal.orientations >= 10
+    _, sv, vt = np.linalg.svd(np.linalg.inv(err.acc_matrix))
+    t_true = vt.T @ np.diag(sv) @ vt
+    assert np.max(np.abs(t_true - np.eye(3))) > 0.005        # 1 % cross-axis was there
+    assert np.max(np.abs(cal.matrix - t_true)) < 0.003
+    off_err = (np.array(cal.offset_m_s2) - err.acc_bias_m_s2) / MG
+    assert np.max(np.abs(off_err)) < 2.5, off_err
+    assert any("cross-axis" in m for m in cal.messages)
 
 
 def test_five_faces_give_offsets_only_with_a_message():
@@ -121,7 +141,7 @@ def test_calibration_removes_the_offsets_tilt():
 
 def test_json_round_trip_and_bad_values():
     cal = AccCalibration((0.1, -0.2, 0.05), (1.001, 0.999, 1.0), (0.01, 0.01, 0.01), 0.4, 6,
-                         "2026-12-04")
+                         "2026-12-04", cross_axis=(0.001, -0.002, 0.0))
     assert AccCalibration.from_json(cal.to_json()) == cal
     assert AccCalibration().is_identity and not cal.is_identity
     with pytest.raises(ValueError):
@@ -129,7 +149,9 @@ def test_json_round_trip_and_bad_values():
     with pytest.raises(ValueError):
         AccCalibration.from_json({"offset_m_s2": [0, 0, 0], "scale": [1, 3, 1]})
     np.testing.assert_allclose(cal.apply(np.array([[0.1, -0.2, 9.86]])),
-                               [[0.0, 0.0, 9.81 * 1.0]], atol=1e-12)
+                               [[-0.002 * 9.81, 0.0, 9.81]], atol=1e-12)
+    with pytest.raises(ValueError):
+        AccCalibration.from_json({**cal.to_json(), "cross_axis": [0.5, 0, 0]})
 
 
 def test_sensor_entry_carries_the_calibration_and_rejects_damage():
@@ -157,7 +179,7 @@ def test_simulated_session_carries_table_calibrations_and_the_pipeline_applies_t
         [r.payload for r in plain.records if isinstance(r, Notification)]
     entry = sim.sensors[0]
     cal = entry.acc_calibration
-    assert cal is not None and cal.orientations == 6
+    assert cal is not None and cal.orientations >= 10 and cal.cross_axis != (0.0, 0.0, 0.0)
     p_cal, p_raw = Pipeline([entry]), Pipeline([plain.sensors[0]])
     first = next(r for r in sim.records if isinstance(r, Notification)
                  and r.sensor_index == entry.index)

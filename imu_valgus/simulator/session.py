@@ -15,7 +15,7 @@ import numpy as np
 
 from imu_valgus import protocol
 from imu_valgus import quaternion as Q
-from imu_valgus.acccal import calibrate_accelerometer
+from imu_valgus.acccal import TILTED_NEEDED, calibrate_accelerometer
 from imu_valgus.conventions import SIDES
 from imu_valgus.errors import ConfigError
 from imu_valgus.feedback import AlertRule, FeedbackConfig, detect_alerts
@@ -206,9 +206,12 @@ def simulate(config: SimulationConfig) -> Simulation:
             name = f"IV-{side[0].upper()}{segment[0].upper()}-{1000 + index}"
             acc_cal = None
             if config.acc_calibration == "table":
-                # the procedure's own random stream: the session's bytes do not change
+                # the procedure's own random stream: the session's bytes do not change;
+                # one tilted rest more than needed, as the guided procedure keeps asking
+                # until it has TILTED_NEEDED distinct ones
                 rng_cal = np.random.default_rng(seeds[6 + index])
-                tc, gc, ac = table_procedure(model, err, rng_cal, fs)
+                tc, gc, ac = table_procedure(model, err, rng_cal, fs,
+                                             tilted=TILTED_NEEDED + 1)
                 acc_cal = calibrate_accelerometer(ac, gc, fs, name=name)
             sensors.append(SensorEntry(index, side, segment, name=name,
                                        address=f"SIM:00:00:00:00:{index:02X}",

@@ -1,7 +1,7 @@
 """The accelerometer calibration procedure, simulated: a sensor turned onto its faces.
 
 Before the sensors are first worn, each one is laid on a table on each of its six faces
-for ~2 s (:mod:`imu_valgus.acccal`).  This module produces what the sensor measures
+and then propped up at a few tilted angles, ~2 s still each (:mod:`imu_valgus.acccal`).  This module produces what the sensor measures
 while a person does that — the table a little off level, the housing not quite flat on
 each face, the sensor lifted and turned by hand between rests — with the sensor's own
 realised errors (:class:`~imu_valgus.simulator.imu.SensorErrors`), at room temperature
@@ -33,12 +33,22 @@ def _frame_with_up(up_s: np.ndarray, yaw_rad: float) -> np.ndarray:
     return yaw @ r_s_e.T
 
 
+def _tilted_up(rng: np.random.Generator) -> np.ndarray:
+    """A random sensor-frame up direction with every axis more than 30° from vertical."""
+    while True:
+        u = rng.normal(size=3)
+        u /= np.linalg.norm(u)
+        if np.max(np.abs(u)) < np.cos(np.radians(30.0)):
+            return u
+
+
 def table_procedure(model: SensorModel, err: SensorErrors, rng: np.random.Generator,
-                    fs_hz: float = 200.0, faces: int = 6, rest_s: float = 2.5,
+                    fs_hz: float = 200.0, faces: int = 6, tilted: int = 0, rest_s: float = 2.5,
                     turn_s: float = 1.5, table_tilt_deg: float = 1.0,
                     placement_deg: float = 1.5, return_truth: bool = False) -> tuple:
     """``(t_s (N,), gyr_rad_s (N, 3), acc_m_s2 (N, 3))`` of one sensor laid on ``faces``
-    of its faces (in random order), ``rest_s`` still on each, ``turn_s`` to turn it over;
+    of its faces (in random order), then propped up at ``tilted`` random angles (no axis
+    within 30° of vertical), ``rest_s`` still in each, ``turn_s`` to turn it over;
     with ``return_truth`` also the true orientation ``q_e_s (N, 4)``.
 
     ``table_tilt_deg`` (1σ) tilts the table; ``placement_deg`` (1σ) tilts the housing on
@@ -52,6 +62,9 @@ def table_procedure(model: SensorModel, err: SensorErrors, rng: np.random.Genera
         wobble = Q.from_rotvec(np.r_[rng.normal(0.0, np.radians(placement_deg), 2), 0.0])
         r = _frame_with_up(FACES[k], rng.uniform(-np.pi, np.pi))
         rots.append(Q.mul(Q.mul(table, wobble), Q.from_matrix(r)))
+    for _ in range(tilted):
+        r = _frame_with_up(_tilted_up(rng), rng.uniform(-np.pi, np.pi))
+        rots.append(Q.from_matrix(r))
     n_rest, n_turn = int(rest_s * fs_hz), int(turn_s * fs_hz)
     qs, lin = [], []
     for i, q in enumerate(rots):
