@@ -1,13 +1,14 @@
 """The accelerometer calibration procedure, simulated: a sensor turned onto its faces.
 
 Before the sensors are first worn, each one is laid on a table on each of its six faces
-and then propped up at a few tilted angles, ~2 s still each (:mod:`imu_valgus.acccal`).  This module produces what the sensor measures
-while a person does that — the table a little off level, the housing not quite flat on
-each face, the sensor lifted and turned by hand between rests — with the sensor's own
-realised errors (:class:`~imu_valgus.simulator.imu.SensorErrors`), at room temperature
-(before the skin warms it).  The accuracy harness runs the product's estimator on it, so
-the offsets a simulated session is corrected with are as good as the procedure makes
-them, not the simulator's true values.
+and then propped up at a few tilted angles, ~2 s still each (:mod:`imu_valgus.acccal`).
+This module produces what the sensor measures while a person does that — the table a
+little off level, the housing not quite flat on each face, the sensor lifted and turned
+by hand between rests — with the sensor's own realised errors
+(:class:`~imu_valgus.simulator.imu.SensorErrors`), at room temperature (before the skin
+warms it).  The accuracy harness runs the product's estimator on it, so the corrections
+a simulated session uses are as good as the procedure makes them, not the simulator's
+true values.
 """
 
 from __future__ import annotations
