@@ -96,7 +96,8 @@ FLAG_FPPA_ILL_DEFINED = 16
 """IMU-FPPA ill-defined: the heading uncertainty times the projection's sensitivity to it
 could move it by more than the valgus rule's ``max_fppa_error_deg`` (3.6°) — deep hip
 flexion (sitting; deep squats or high steps long after the last upright rest) shortens
-the thigh's frontal projection.  Valgus alerts hold here."""
+the thigh's frontal projection.  The IMU-FPPA is NaN there (not reported, like lying
+down) and valgus alerts hold; the other angles are unaffected."""
 FLAG_SIDE_LYING = 32
 """Lying on the side (a clamshell set): femoral rotation and hip adduction are read against
 a side-lying body (the pelvis's lateral axis vertical), hip flexion against the set's
@@ -559,7 +560,10 @@ class _Leg:
         fppa_err = sens * self.heading.uncertainty_deg
         max_err = self.config.alert_rule.max_fppa_error_deg
         if max_err is not None:
-            flags[fppa_err > max_err] |= FLAG_FPPA_ILL_DEFINED
+            ill = fppa_err > max_err
+            flags[ill] |= FLAG_FPPA_ILL_DEFINED
+            # not shown as a number: it could be off by more than the valgus rule's margin
+            fppa[ill] = np.nan
         if lying is not None:
             flags[lying] |= FLAG_SIDE_LYING
             flags[changing] |= FLAG_POSTURE_CHANGING

@@ -106,7 +106,8 @@ def rep_summary(start_s: float, end_s: float, t_s: np.ndarray, angles: dict[str,
     """Per-rep metrics from angle series that cover the rep (degrees, seconds).
 
     Knee-bending tasks: depth (peak flexion), knee abduction at peak flexion and
-    its peak, IMU-FPPA peak, peak femoral internal rotation, time with the
+    its peak, IMU-FPPA peak over the samples where it is defined (and the share of the
+    flexed samples where it is), peak femoral internal rotation, time with the
     IMU-FPPA above ``threshold_deg`` while flexed more than ``min_flexion_deg``,
     descent (start → peak flexion) and ascent (peak → end) durations.  Hip
     exercises (``angles`` with ``"thigh_excursion_deg"``) add range of motion
@@ -129,6 +130,10 @@ def rep_summary(start_s: float, end_s: float, t_s: np.ndarray, angles: dict[str,
         "peak_knee_abduction_deg": r(np.max(abd)),
         "knee_abduction_at_peak_flexion_deg": r(abd[ipk]),
         "peak_fppa_deg": _peak(fppa),
+        # where the rep was flexed, how much of it had a defined IMU-FPPA (not sitting,
+        # lying, or deep long after the last upright rest): a low share means the peak
+        # above may understate the rep's
+        "fppa_defined_pct": _defined_pct(fppa[flex > min_flexion_deg]),
         "peak_femoral_ir_deg": _peak(angles["femoral_ir_deg"][m]),
         "time_above_threshold_s": r(np.sum(above) * dt),
         "descent_s": r(tt[ipk] - start_s),
@@ -147,6 +152,11 @@ def rep_summary(start_s: float, end_s: float, t_s: np.ndarray, angles: dict[str,
             "tempo_s": r(end_s - start_s),
         })
     return out
+
+
+def _defined_pct(x: np.ndarray) -> float | None:
+    """Percentage of finite values; ``None`` for no samples."""
+    return round(100.0 * float(np.mean(np.isfinite(x))), 1) if len(x) else None
 
 
 def _peak(x: np.ndarray) -> float | None:

@@ -213,3 +213,53 @@ def test_clamshell_femoral_rotation_is_read_against_the_side_lying_body():
     clam = [r for r in reps if r["task"] == "clamshell"]
     assert clam and all(r["peak_fppa_deg"] is None for r in clam)
     assert all(r["peak_femoral_ir_deg"] is not None for r in clam)
+
+
+def test_seated_imu_fppa_is_not_reported_and_rep_peaks_say_how_much_was_defined():
+    """Sitting (hip flexed ~90°) the thigh's frontal projection is short and the IMU-FPPA
+    moves ~4° per degree of heading error: where the possible error exceeds the valgus
+    rule's limit (flag 16) the product reports no IMU-FPPA (NaN, "–") rather than a
+    number that may be off by more than the threshold margin; the other angles are
+    reported as usual; each rep says on what share of its flexed samples the IMU-FPPA
+    was defined."""
+    from collections import defaultdict
+
+    from imu_valgus.pipeline import (
+        FLAG_FPPA_ILL_DEFINED,
+        AngleBlock,
+        Pipeline,
+        PipelineConfig,
+        RepCompleted,
+    )
+    from imu_valgus.simulator import SimulationConfig, simulate
+
+    sim = simulate(SimulationConfig(task="sit-to-stand", side="both", legs="both", seed=2,
+                                    sensor_errors="realistic", reps=3))
+    pipe = Pipeline(sim.sensors, PipelineConfig(task="sit-to-stand"))
+    blocks, reps = defaultdict(list), []
+    for rec in sim.records:
+        for out in pipe.feed(rec):
+            if isinstance(out, AngleBlock):
+                blocks[out.side].append(out)
+            elif isinstance(out, RepCompleted):
+                reps.append(out.summary)
+    fs = sim.config.sample_rate_hz
+    for side, bl in blocks.items():
+        t = np.concatenate([b.t_s for b in bl])
+        flags = np.concatenate([b.flags for b in bl])
+        fppa = np.concatenate([b.fppa_deg for b in bl])
+        flex = np.concatenate([b.knee_flexion_deg for b in bl])
+        ill = (flags & FLAG_FPPA_ILL_DEFINED) > 0
+        k = np.clip(np.rint(t * fs).astype(int), 0, len(sim.truth_t_s) - 1)
+        seated = sim.truth_angles[side]["knee_flexion_deg"][k] > 80.0
+        assert ill[seated].mean() > 0.9            # seated: ill-defined …
+        assert np.isnan(fppa[ill]).all()           # … and not reported
+        assert np.isfinite(fppa[~ill]).all()
+        assert np.isfinite(flex).all()             # flexion is unaffected
+        # standing up, the IMU-FPPA is back
+        assert np.isfinite(fppa[sim.truth_angles[side]["knee_flexion_deg"][k] < 30.0]).mean() \
+            > 0.95
+    assert len(reps) == 6
+    for r in reps:
+        assert 0.0 < r["fppa_defined_pct"] < 100.0
+        assert r["peak_fppa_deg"] is not None

@@ -129,9 +129,11 @@ class LegPanel(QtWidgets.QFrame):
         for i, key in enumerate(("flexion", "abduction", "fppa", "ir")):
             self.curves[key].setData(t, y[:, i])
         self.plots["flexion"].setXRange(t[-1] - self.window_s, t[-1], padding=0)
-        f, a, p, r = y[-1]
-        self.values.setText(f"flexion {f:5.1f}°   knee abduction {a:5.1f}°   "
-                            f"IMU-FPPA {p:5.1f}°   femoral IR {r:5.1f}°")
+        f, a, p, r = (f"{v:5.1f}°" if np.isfinite(v) else "    –" for v in y[-1])
+        # "–": not defined now (IMU-FPPA lying down or in deep hip flexion, femoral
+        # rotation while getting down or up)
+        self.values.setText(f"flexion {f}   knee abduction {a}   IMU-FPPA {p}   "
+                            f"femoral IR {r}")
 
     def flash(self) -> None:
         self.alert_count += 1
