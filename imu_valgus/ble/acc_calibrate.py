@@ -1,22 +1,28 @@
-"""Accelerometer calibration on a table, live: the sensors are turned onto their faces.
+"""Accelerometer calibration on a table, live: the sensors are turned onto their faces,
+then propped up at tilted angles.
 
 ``imu-valgus sensors calibrate`` connects to the registered sensors, asks the user to
 lay them on a table and turn them (together, e.g. held side by side) onto each of their
-six faces, about 2 s still on each, and shows per sensor how many faces it has seen.
-The maths is :func:`imu_valgus.acccal.calibrate_accelerometer`; this module is the BLE
-edge around it:
+six faces, then to prop them up at four different tilted angles (no axis near vertical:
+:func:`imu_valgus.acccal.tilted`), about 2 s still each, and shows per sensor how many
+faces and tilted rests it has seen.  The maths is
+:func:`imu_valgus.acccal.calibrate_accelerometer`; this module is the BLE edge around it:
 
 * :class:`FaceCollector` takes the manager's :class:`~imu_valgus.ble.manager.SensorData`
   items — our protocol's bytes whatever the sensor (off-the-shelf sensors are converted
   by their drivers), decoded with :func:`imu_valgus.protocol.decode_data` exactly as
-  the live pipeline does — keeps each sensor's samples, and counts the faces it has
-  rested on (rests of at least :data:`FACE_REST_S`, found by
-  :func:`imu_valgus.acccal.find_rests`).
+  the live pipeline does — keeps each sensor's samples, and counts the faces and the
+  distinct tilted orientations it has rested in.  It counts what the estimator will
+  use: the same rests (:func:`imu_valgus.acccal.find_rests`) merged into the same
+  orientations (:func:`imu_valgus.acccal.group_orientations`), of which those held at
+  least :data:`FACE_REST_S` in all count.
 * :func:`collect_faces` drives it from the caller's thread until every sensor has
-  seen all six faces or the time is up.
+  seen all six faces and :data:`~imu_valgus.acccal.TILTED_NEEDED` tilted orientations
+  (or only the faces, ``tilted_needed=0``) or the time is up.
 * :func:`simulated_table_sensors` serves simulated sensors whose samples are the
-  simulator's table procedure (:func:`imu_valgus.simulator.tablecal.table_procedure`)
-  with each sensor's own drawn errors, so the whole flow runs without hardware.
+  simulator's table procedure (:func:`imu_valgus.simulator.tablecal.table_procedure`,
+  faces then tilted rests) with each sensor's own drawn errors, so the whole flow runs
+  without hardware.
 
 Arrays are ``(N, 3)`` in the sensor frame, time along axis 0; acc in m/s², gyro in rad/s.
 """
@@ -33,10 +39,13 @@ import numpy as np
 
 from imu_valgus.acccal import (
     FACE_NAMES,
+    TILTED_NEEDED,
     AccCalibration,
     calibrate_accelerometer,
     faces_of,
     find_rests,
+    group_orientations,
+    tilted,
 )
 from imu_valgus.ble.manager import SensorData, SensorManager, pretty_location
 from imu_valgus.ble.sim_sensor import PacketItem, RadioModel, SimSensor
@@ -45,40 +54,69 @@ from imu_valgus.errors import CalibrationError, ProtocolError
 from imu_valgus.protocol import DataPacket, decode_data
 
 FACE_REST_S = 1.5
-"""A face counts once the sensor has rested on it this long (s, sensor time); the
-estimate itself uses every rest of at least :data:`imu_valgus.acccal.REST_MIN_S`."""
+"""A face or tilted orientation counts once the sensor has rested in it this long (s,
+sensor time, summed over its rests); the estimate itself uses every rest of at least
+:data:`imu_valgus.acccal.REST_MIN_S`, so what is counted is always used."""
+
+
 @dataclass(frozen=True)
 class FaceProgress:
     """One sensor's progress: the faces it has rested on (indices into
-    :data:`FACE_NAMES`) and the seconds of data received (sensor time)."""
+    :data:`FACE_NAMES`), how many distinct tilted orientations it has rested in
+    (``n_tilted``, of ``tilted_needed``; 0 needed: faces only) and the seconds of data
+    received (sensor time)."""
 
     location: str
     faces: frozenset[int]
     seconds: float
+    n_tilted: int = 0
+    tilted_needed: int = TILTED_NEEDED
 
     @property
     def n_faces(self) -> int:
         return len(self.faces)
 
+    @property
+    def complete(self) -> bool:
+        """All six faces and enough tilted orientations."""
+        return self.n_faces == 6 and self.n_tilted >= self.tilted_needed
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        """``(faces, tilted)``, the tilted count capped at what is needed."""
+        return self.n_faces, min(self.n_tilted, self.tilted_needed)
+
     def __str__(self) -> str:
-        return f"{pretty_location(self.location)} {self.n_faces}/6 faces"
+        faces = f"{pretty_location(self.location)} {self.n_faces}/6 faces"
+        if not self.tilted_needed:
+            return faces
+        return f"{faces} {self.counts[1]}/{self.tilted_needed} tilted"
 
 
 class FaceCollector:
-    """Samples of each sensor, and the faces it has rested on so far.
+    """Samples of each sensor, and the faces and tilted orientations it has rested in so
+    far.
 
     Parameters
     ----------
     locations:
         The sensors taking part (``"left_thigh"`` ...).
+    tilted_needed:
+        Distinct tilted orientations asked for besides the six faces (default
+        :data:`~imu_valgus.acccal.TILTED_NEEDED`, what the cross-axis terms need;
+        0: faces only, offsets and scale).
     """
 
-    def __init__(self, locations: Iterable[str]) -> None:
+    def __init__(self, locations: Iterable[str], tilted_needed: int = TILTED_NEEDED) -> None:
+        if tilted_needed < 0:
+            raise ValueError("tilted_needed must be 0 or more")
         self.locations = list(locations)
+        self.tilted_needed = tilted_needed
         self._acc: dict[str, list[np.ndarray]] = {loc: [] for loc in self.locations}
         self._gyr: dict[str, list[np.ndarray]] = {loc: [] for loc in self.locations}
         self._period_us: dict[str, list[int]] = {loc: [] for loc in self.locations}
         self._faces: dict[str, frozenset[int]] = {loc: frozenset() for loc in self.locations}
+        self._tilted: dict[str, int] = {loc: 0 for loc in self.locations}
         self.garbage = 0
 
     def feed(self, item: SensorData) -> None:
@@ -106,14 +144,19 @@ class FaceCollector:
         return acc[0], gyr[0], fs_hz
 
     def update(self) -> dict[str, FaceProgress]:
-        """Recount the faces of every sensor (vectorised over all data so far)."""
+        """Recount the faces and tilted orientations of every sensor (over all data so
+        far, as :func:`~imu_valgus.acccal.calibrate_accelerometer` will see it: its
+        rests and orientation groups, those held :data:`FACE_REST_S` or longer)."""
         out = {}
         for loc in self.locations:
             acc, gyr, fs_hz = self.samples(loc)
             if len(acc) >= 2 * FACE_REST_S * fs_hz:
-                rests = find_rests(acc, gyr, fs_hz, min_s=FACE_REST_S)
-                self._faces[loc] = faces_of(np.array([r.mean_acc_m_s2 for r in rests]))
-            out[loc] = FaceProgress(loc, self._faces[loc], len(acc) / fs_hz if fs_hz else 0.0)
+                groups = group_orientations(find_rests(acc, gyr, fs_hz))
+                held = np.array([f for f, n in groups if n >= FACE_REST_S * fs_hz])
+                self._faces[loc] = faces_of(held)
+                self._tilted[loc] = int(tilted(held).sum()) if len(held) else 0
+            out[loc] = FaceProgress(loc, self._faces[loc], len(acc) / fs_hz if fs_hz else 0.0,
+                                    self._tilted[loc], self.tilted_needed)
         return out
 
     def calibrate(self, date: str = "") -> dict[str, AccCalibration | CalibrationError]:
@@ -138,7 +181,8 @@ def collect_faces(manager: SensorManager, collector: FaceCollector, *, timeout_s
                   on_progress: Callable[[dict[str, FaceProgress]], None] | None = None,
                   update_every_s: float = 0.25) -> bool:
     """Feed the manager's data to ``collector`` until every sensor has rested on all six
-    faces (``True``) or ``timeout_s`` session seconds have passed (``False``).
+    faces and in the collector's number of distinct tilted orientations (``True``) or
+    ``timeout_s`` session seconds have passed (``False``).
 
     ``time_scale``: session seconds per host second (the playback speed of simulated
     sensors).  ``on_progress`` is called with every sensor's progress whenever a count
@@ -146,7 +190,7 @@ def collect_faces(manager: SensorManager, collector: FaceCollector, *, timeout_s
     started and connected, with no ``on_data`` callback.
     """
     deadline = time.monotonic() + timeout_s / time_scale
-    last: dict[str, int] | None = None
+    last: dict[str, tuple[int, int]] | None = None
     next_update = 0.0
     while True:
         now = time.monotonic()
@@ -159,12 +203,12 @@ def collect_faces(manager: SensorManager, collector: FaceCollector, *, timeout_s
         if now >= next_update:
             next_update = now + update_every_s
             progress = collector.update()
-            counts = {loc: p.n_faces for loc, p in progress.items()}
+            counts = {loc: p.counts for loc, p in progress.items()}
             if counts != last:
                 last = counts
                 if on_progress is not None:
                     on_progress(progress)
-            if all(n == 6 for n in counts.values()):
+            if all(p.complete for p in progress.values()):
                 return True
         if now >= deadline:
             return False
@@ -194,10 +238,12 @@ def table_packets(acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray, fs_hz: float = 20
 
 async def simulated_table_sensors(radio: VirtualRadio, sensor_ids: dict[str, str], *,
                                   seed: int = 0, sensor_errors: str = "realistic",
-                                  faces: int = 6, speed: float = 1.0,
+                                  faces: int = 6, tilted: int = 5, speed: float = 1.0,
                                   radio_model: RadioModel | None = None
                                   ) -> tuple[dict[str, SimSensor], dict[str, object]]:
-    """Simulated sensors being turned onto ``faces`` of their faces on a table.
+    """Simulated sensors being turned onto ``faces`` of their faces on a table, then
+    propped up at ``tilted`` random tilted angles (default 5: one more than needed, as
+    two random ones may fall within 15° of each other and count as one).
 
     ``sensor_ids``: ``{location: registry id}``; each sensor advertises that id (an
     address is used as the sensor's address, anything else as its name).  Each one
@@ -218,7 +264,7 @@ async def simulated_table_sensors(radio: VirtualRadio, sensor_ids: dict[str, str
     for i, (loc, sid) in enumerate(sorted(sensor_ids.items())):
         rng = np.random.default_rng(seeds[i])
         err = draw_errors(model, rng)
-        _t, gyr, acc = table_procedure(model, err, rng, 200.0, faces=faces)
+        _t, gyr, acc = table_procedure(model, err, rng, 200.0, faces=faces, tilted=tilted)
         stream = table_packets(acc, gyr, 200.0, t0_us=int(rng.integers(0, 2**32)))
         is_address = bool(_ADDRESS.match(sid))
         sensor = SimSensor(radio, f"IV-{i + 1:04X}" if is_address else sid,

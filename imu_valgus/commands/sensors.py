@@ -24,9 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="The sensor registry says which sensor is worn where. 'assign' finds "
         "the sensors in range and asks you to tap each one in turn (left thigh, left "
         "shank, ...): the sensor that feels the tap is registered there, then blinks and "
-        "buzzes to confirm. 'calibrate' measures each sensor's accelerometer offset while "
-        "you turn the sensors over on a table (once, about a minute). 'list' shows the "
-        "registry; 'forget' removes a sensor.",
+        "buzzes to confirm. 'calibrate' measures each sensor's accelerometer errors while "
+        "you turn the sensors over on a table and then prop them up at a slant (once, "
+        "about 1.5 minutes). 'list' shows the registry; 'forget' removes a sensor.",
         epilog="examples:\n"
         "  imu-valgus sensors assign                       # left thigh + left shank\n"
         "  imu-valgus sensors assign --legs both           # four sensors\n"
@@ -54,35 +54,52 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_simulation_options(a, athlete=False)
     a.set_defaults(run=run_assign)
     c = actions.add_parser(
-        "calibrate", help="measure each sensor's accelerometer offset on a table (once)",
+        "calibrate", help="measure each sensor's accelerometer errors on a table (once)",
         description="Why: every accelerometer reads a small offset (about 20 mg on the "
-        "sensors' BMI270), which tilts the measured leg differently in each posture: up to "
-        "2° of knee angle in deep knee bends, sitting and turns. Measured once, it is "
-        "removed from every later session.\n\n"
+        "sensors' BMI270), and its three axes are not perfectly square to each other "
+        "(about 1 % of one axis leaks into another). Both tilt the measured leg "
+        "differently in each posture: up to 2° of knee angle in deep knee bends, sitting "
+        "and turns. Measured once, they are removed from every later session.\n\n"
         "How: connects to the registered sensors (or those of --location), then asks you "
-        "to lay them on a firm table and turn them onto each of their six faces in turn "
-        "(each side facing up once), holding still about 2 s on each. Turn them all "
-        "together, e.g. held side by side. The progress line shows, per sensor, how many "
-        "faces it has seen ('left thigh 4/6 faces'); it ends by itself when every sensor "
-        "has seen all six (about a minute), then stores each sensor's result in the "
-        "registry. If time runs out (--timeout) with at least four faces, the offsets are "
-        "still calibrated, but not the scale; with fewer, nothing is saved for that sensor "
-        "(exit code 1). Redo it when a sensor is replaced or has been dropped.",
+        "1) to lay them on a firm table and turn them onto each of their six faces in turn "
+        "(each side facing up once), holding still about 2 s on each: this gives the "
+        "offsets and the scale; 2) to prop them up at four different slanted angles, no "
+        "side flat on the table (e.g. lean each one like a ladder against a book, about "
+        "half-way between lying flat and standing on its edge; a different edge down each "
+        "time), still about 2 s each: this gives the axes' cross-coupling. Do them all "
+        "together, e.g. held side by side. The progress line shows, per sensor, what it "
+        "has seen ('left thigh 6/6 faces 2/4 tilted'); a slant that is too close to one "
+        "already counted (within 15°) or too flat does not count: try another edge. It "
+        "ends by itself when every sensor has all six faces and four tilted rests (about "
+        "1.5 minutes), then stores each sensor's result in the registry.\n\n"
+        "If time runs out (--timeout), each sensor is calibrated from what it has: six "
+        "faces but fewer than four tilted rests give offsets and scale (cross-coupling "
+        "not calibrated); at least four faces, offsets only; fewer, nothing is saved for "
+        "that sensor (exit code 1). --faces-only skips step 2 (about a minute; the "
+        "cross-coupling then stays uncorrected: in simulation, about half of the knee-angle "
+        "error left after offsets and scale). "
+        "Redo it when a sensor is replaced or has been dropped.",
         epilog="examples:\n"
         "  imu-valgus sensors calibrate                        # every registered sensor\n"
         "  imu-valgus sensors calibrate --location left_shank  # a replaced sensor only\n"
-        "  imu-valgus sensors list                             # offsets and date\n"
+        "  imu-valgus sensors calibrate --faces-only           # quicker, less complete\n"
+        "  imu-valgus sensors list                             # what was calibrated, when\n"
         "simulated (no hardware; a registry from 'sensors assign --simulate'):\n"
         "  imu-valgus sensors assign --simulate --registry /tmp/sim.json\n"
         "  imu-valgus sensors calibrate --simulate --speed 8 --registry /tmp/sim.json\n"
+        "  imu-valgus sensors calibrate --simulate --speed 8 --registry /tmp/sim.json \\\n"
+        "      --tilted 2 --timeout 60      # a user who gives up: no cross-coupling\n"
         "  imu-valgus stream --simulate --registry /tmp/sim.json -o x.ivr   # applied",
         formatter_class=RAW)
     c.add_argument("--location", action="append", choices=LOCATION_CHOICES, metavar="LOC",
                    help="calibrate only this registered sensor (left_thigh, left_shank, "
                    "right_thigh, right_shank); repeat for several (default: all)")
     c.add_argument("--timeout", type=positive_float, default=180.0, metavar="S",
-                   help="stop after S seconds and use the faces seen so far; with --simulate, "
-                   "simulated seconds (default: 180)")
+                   help="stop after S seconds and use the rests seen so far; with "
+                   "--simulate, simulated seconds (default: 180)")
+    c.add_argument("--faces-only", action="store_true",
+                   help="only the six faces, no tilted rests: offsets and scale but not the "
+                   "axes' cross-coupling (about a minute instead of 1.5)")
     c.add_argument("--connect-timeout", type=positive_float, default=20.0, metavar="S",
                    help="how long to look for the sensors, seconds (default: 20)")
     add_registry_option(c)
@@ -91,6 +108,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--faces", type=positive_int, default=6, metavar="N",
                    help="the simulated user turns each sensor onto only N of its faces "
                    "(1..6; default: 6)")
+    g.add_argument("--tilted", type=_count, default=5, metavar="N",
+                   help="then props it up at N random slanted angles (default: 5, one more "
+                   "than needed: two random ones may be within 15° and count as one)")
     g.add_argument("--seed", type=int, default=0,
                    help="random seed of the simulated sensors' errors and of the way they "
                    "are turned (default: 0)")
@@ -101,7 +121,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(run=run_calibrate)
     ls = actions.add_parser("list", help="show the registry",
                             description="Show which sensor is registered where, and its "
-                            "accelerometer calibration (offset per axis in mg, date) or "
+                            "accelerometer calibration (offset per axis in mg; which terms "
+                            "were calibrated: 'offsets, scale, cross-axis' after the full "
+                            "procedure, 'offsets, scale' after the faces only; date) or "
                             "'accelerometer not calibrated'.",
                             epilog="example:\n  imu-valgus sensors list", formatter_class=RAW)
     add_registry_option(ls)
@@ -113,6 +135,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("sensor_id", metavar="ID", help="address or advertised name")
     add_registry_option(f)
     f.set_defaults(run=run_forget)
+
+
+def _count(text: str) -> int:
+    """A whole number ≥ 0 (argparse type)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {v}")
+    return v
 
 
 def _locations(legs: str) -> list[str]:
@@ -190,13 +223,19 @@ def run_list(args: argparse.Namespace) -> int:
         print(f"no sensors registered in {path}: run 'imu-valgus sensors assign'",
               file=sys.stderr)
         return 1
-    uncalibrated = 0
+    uncalibrated = partial = 0
     for key, a in registry.items():
-        print(f"{pretty_location(a.location):<12} {key:<18} {_describe(a.acc_calibration)}")
-        uncalibrated += a.acc_calibration is None
+        cal = a.acc_calibration
+        print(f"{pretty_location(a.location):<12} {key:<18} {_describe(cal)}")
+        uncalibrated += cal is None
+        partial += cal is not None and cal.cross_axis == (0.0, 0.0, 0.0)
     if uncalibrated:
         print(f"{uncalibrated} sensor{'s' if uncalibrated > 1 else ''} not calibrated: run "
-              "'imu-valgus sensors calibrate' once (about a minute)", file=sys.stderr)
+              "'imu-valgus sensors calibrate' once (about 1.5 minutes)", file=sys.stderr)
+    if partial:
+        print(f"{partial} sensor{'s' if partial > 1 else ''} without the cross-axis terms: "
+              "run 'imu-valgus sensors calibrate' again and do all six faces and the four "
+              "tilted rests", file=sys.stderr)
     return 0
 
 
@@ -207,16 +246,23 @@ def _describe(cal) -> str:
     from imu_valgus.acccal import MG
 
     offsets = " ".join(f"{v / MG:+.1f}" for v in cal.offset_m_s2)
-    scale = "" if cal.scale != (1.0, 1.0, 1.0) else ", scale not calibrated"
+    terms = ["offsets"]
+    if cal.scale != (1.0, 1.0, 1.0):
+        terms.append("scale")
+    if cal.cross_axis != (0.0, 0.0, 0.0):
+        terms.append("cross-axis")
+    # the fit has 3 unknowns per kind of term: with no more orientations it fits exactly
+    misfit = (f"misfit {cal.residual_mg:.1f} mg" if cal.orientations > 3 * len(terms)
+              else "misfit not checkable")
     date = cal.date[:10] if cal.date else "date unknown"
-    return (f"accelerometer offset x y z {offsets} mg ({cal.orientations} orientations, misfit "
-            f"{cal.residual_mg:.1f} mg{scale}), calibrated {date}")
+    return (f"accelerometer offset x y z {offsets} mg ({', '.join(terms)}; "
+            f"{cal.orientations} orientations, {misfit}), calibrated {date}")
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from imu_valgus.acccal import AccCalibration
+    from imu_valgus.acccal import TILTED_NEEDED, AccCalibration
     from imu_valgus.ble.acc_calibrate import FaceCollector, FaceProgress, collect_faces
     from imu_valgus.ble.cli_support import quiet_bumble, radio_model
     from imu_valgus.ble.manager import ManagerConfig, SensorManager, pretty_location
@@ -239,6 +285,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         locations = sorted(set(args.location))
     if not 1 <= args.faces <= 6:
         raise ConfigError(f"--faces must be between 1 and 6, not {args.faces}")
+    tilted_needed = 0 if args.faces_only else TILTED_NEEDED
     speed = args.speed if args.simulate else 1.0
     config = ManagerConfig(scan_timeout_s=args.connect_timeout)
     if args.simulate:
@@ -251,7 +298,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
         manager.start()
         sims, _errors = manager.run_coroutine(simulated_table_sensors(
             radio, {loc: ids[loc] for loc in locations}, seed=args.seed,
-            sensor_errors=args.sensor_errors, faces=args.faces, speed=speed,
+            sensor_errors=args.sensor_errors, faces=args.faces, tilted=args.tilted,
+            speed=speed,
             radio_model=radio_model(args))).result(30)
 
         async def power_off() -> None:
@@ -264,16 +312,25 @@ def run_calibrate(args: argparse.Namespace) -> int:
         manager = SensorManager(registry, None, config)
         manager.start()
     n = len(locations)
-    collector = FaceCollector(locations)
-    shown: dict[str, int] = {}
+    collector = FaceCollector(locations, tilted_needed)
+    shown: dict[str, tuple[int, int]] = {}
+    cued = False
+    them = "them" if n > 1 else "it"
 
     def show(progress: dict[str, FaceProgress]) -> None:
+        nonlocal cued
         line = "   ".join(str(p) for p in progress.values())
         first = not shown
-        more = [loc for loc, p in progress.items() if p.n_faces > shown.get(loc, 0)]
-        shown.update({loc: p.n_faces for loc, p in progress.items()})
+        more = [loc for loc, p in progress.items()
+                if any(a > b for a, b in zip(p.counts, shown.get(loc, (0, 0)), strict=True))]
+        shown.update({loc: p.counts for loc, p in progress.items()})
         if first or more:
             print(f"  {line}", flush=True)
+        if (tilted_needed and not cued and all(p.n_faces == 6 for p in progress.values())
+                and not all(p.complete for p in progress.values())):
+            cued = True
+            print(f"  All six faces done. Now prop {them} up at a slant, a different angle "
+                  "each time (step 3).", flush=True)
 
     try:
         print(f"looking for {n} sensor{'s' if n > 1 else ''} "
@@ -281,18 +338,28 @@ def run_calibrate(args: argparse.Namespace) -> int:
         manager.connect(locations, timeout_s=args.connect_timeout).result(
             args.connect_timeout + 60)
         print(f"1. Lay the sensor{'s' if n > 1 else ''} flat on a firm table and keep "
-              f"{'them' if n > 1 else 'it'} still.\n"
+              f"{them} still.\n"
               f"2. Turn {'them (together, e.g. held side by side)' if n > 1 else 'it'} "
               "onto each of the six faces in turn - each side facing up once - and hold "
-              "still about 2 s on each.\n"
-              "   A face counts when the line below shows it; it ends by itself after the "
-              "sixth.", flush=True)
+              "still about 2 s on each.", flush=True)
+        if tilted_needed:
+            print(f"3. Then prop {them} up at {tilted_needed} different slanted angles, no "
+                  "side flat on the table: e.g. lean "
+                  f"{'each one' if n > 1 else 'it'} like a ladder against a book, about "
+                  "half-way between lying flat and standing on its edge, a different edge "
+                  "down each time; hold still about 2 s each.\n"
+                  "   A rest counts when the line below shows it (a slant too close to one "
+                  "already counted, or too flat, does not: try another edge); it ends by "
+                  "itself when all are done.", flush=True)
+        else:
+            print("   A face counts when the line below shows it; it ends by itself after "
+                  "the sixth.", flush=True)
         complete = collect_faces(manager, collector, timeout_s=args.timeout,
                                  time_scale=speed, on_progress=show)
     finally:
         manager.stop()
     if not complete:
-        print(f"time is up ({args.timeout:.0f} s): calibrating from the faces seen",
+        print(f"time is up ({args.timeout:.0f} s): calibrating from the rests seen",
               file=sys.stderr)
     date = datetime.now().astimezone().isoformat(timespec="seconds")
     saved, failed = 0, 0
