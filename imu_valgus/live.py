@@ -596,7 +596,7 @@ def uncalibrated_notices(sensors: Sequence[SensorEntry]) -> tuple[str, ...]:
     which = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     return (f"{which} sensor{'s' if len(names) > 1 else ''}: accelerometer not "
             "calibrated — angles may be off by up to 2° in deep knee bends, sitting and "
-            "turns; run 'imu-valgus sensors calibrate' once (about a minute)",)
+            "turns; run 'imu-valgus sensors calibrate' once (about 1.5 minutes)",)
 
 
 def _command_fields(command: Command) -> dict[str, Any]:

@@ -234,10 +234,6 @@ def test_only_distinct_tilted_orientations_count_as_the_estimator_uses_them() ->
     assert progress.complete and str(progress) == "left thigh 6/6 faces"
 
 
-@pytest.mark.xfail(strict=True, reason="acccal.group_orientations averages rests up to 15° "
-                   "apart: the mean of two directions 10° apart is 0.4 % shorter than g, "
-                   "which biases the cross-axis fit; fitting each rest fixes it (acccal, "
-                   "the lead's file)")
 def test_two_similar_tilted_rests_do_not_spoil_the_cross_axis_terms() -> None:
     acc, gyr = rests_signal(np.vstack([FACES, LEAN, NEAR, CORNER, OTHERS, [[-1, -1, 0.7]]]),
                             T_MATRIX, OFFSET_M_S2)
