@@ -136,3 +136,23 @@ def test_window_shows_the_recognised_task(qtbot, session):
     play(win, source, session.plan.duration_s + 1)
     assert any("recognised" in x and f"<b>{session.config.task}</b> (right leg)" in x
                for x in shown), shown
+
+
+def test_live_status_line_says_when_accelerometers_are_not_calibrated():
+    """The live status line carries the session's standing advice in short (the terminal
+    prints it in full at the start); with calibrated sensors it says nothing of it."""
+    from types import SimpleNamespace
+
+    from imu_valgus.dashboard.sources import LiveSource
+    from imu_valgus.live import LiveSnapshot
+
+    def source(notices):
+        snap = LiveSnapshot(t_s=3.0, prompt="", legs=(), sensors=(), last_alert=None,
+                            notices=notices)
+        session = SimpleNamespace(pipeline=SimpleNamespace(legs={"left": None}),
+                                  on_output=None, snapshot=lambda: snap)
+        return LiveSource(session)
+
+    text = source(("left thigh sensor: accelerometer not calibrated — …",)).status_text()
+    assert "accelerometer not calibrated" in text and "sensors calibrate" in text
+    assert "calibrated" not in source(()).status_text()

@@ -116,7 +116,11 @@ class LiveSource:
             lost = f" lost {s.lost}" if s.lost else ""
             links.append(f"{s.location.replace('_', ' ')}: {state}{battery}{lost}")
         prompt = f"{snap.prompt} — " if snap.prompt else ""
-        return f"{prompt}t = {snap.t_s:.1f} s — " + ", ".join(links)
+        # uncalibrated accelerometers (live.uncalibrated_notices): short, the terminal
+        # printed the whole advice at the start
+        advice = " — accelerometer not calibrated: 'imu-valgus sensors calibrate'" \
+            if snap.notices else ""
+        return f"{prompt}t = {snap.t_s:.1f} s — " + ", ".join(links) + advice
 
     def close(self) -> None:
         if self.summary is None:
