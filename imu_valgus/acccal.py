@@ -38,10 +38,14 @@ from imu_valgus.errors import CalibrationError
 MG = 9.80665e-3
 """One milli-g in m/s²."""
 
-REST_GYR_RAD_S = np.radians(4.0)
-"""A rest: gyro norm below 4 °/s (the zero-rate offset is ≤ ~1 °/s)…"""
-REST_ACC_STD_M_S2 = 0.05
-"""…and the specific force steady within 5 mg RMS (noise is ~1.5 mg)."""
+REST_GYR_RAD_S = np.radians(10.0)
+REST_GYR_STEADY_RAD_S = np.radians(0.5)
+"""A rest: gyro norm below 10 °/s (a zero-rate offset of a few °/s is possible on a poor
+part) and the gyro steady within 0.5 °/s RMS (noise is ~0.06 °/s; a hand is never this
+steady)…"""
+REST_ACC_STD_M_S2 = 0.10
+"""…and the specific force steady within 10 mg RMS (three axes' noise: ~2.5 mg on a
+BMI270, ~5 mg on a noisy part; a hand-held sensor shakes by tens of mg)."""
 REST_MIN_S = 1.0
 """Shortest rest used (shorter ones are the sensor being turned)."""
 SAME_ORIENTATION_DEG = 15.0
@@ -150,8 +154,9 @@ def _moving_mean(x: np.ndarray, w: int) -> np.ndarray:
 
 def find_rests(acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray, fs_hz: float,
                min_s: float = REST_MIN_S) -> list[Rest]:
-    """Still periods of at least ``min_s``: low rotation rate and steady specific force,
-    both judged over 0.25 s windows (vectorised; no per-sample loop)."""
+    """Still periods of at least ``min_s``: a low and steady rotation rate (whatever the
+    gyro's offset) and a steady specific force, judged over 0.25 s windows (vectorised;
+    no per-sample loop)."""
     acc = np.asarray(acc_m_s2, float)
     gyr = np.asarray(gyr_rad_s, float)
     if acc.shape != gyr.shape or acc.ndim != 2 or acc.shape[1] != 3:
@@ -160,7 +165,10 @@ def find_rests(acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray, fs_hz: float,
     m = _moving_mean(acc, w)
     var = _moving_mean(np.sum((acc - m) ** 2, axis=1), w)
     rate = _moving_mean(np.linalg.norm(gyr, axis=1), w)
-    still = (rate < REST_GYR_RAD_S) & (var < REST_ACC_STD_M_S2 ** 2)
+    gm = _moving_mean(gyr, w)
+    gvar = _moving_mean(np.sum((gyr - gm) ** 2, axis=1), w)
+    still = (rate < REST_GYR_RAD_S) & (gvar < REST_GYR_STEADY_RAD_S ** 2) & \
+        (var < REST_ACC_STD_M_S2 ** 2)
     # runs of stillness, trimmed by half a window at each end (the window saw motion)
     edges = np.flatnonzero(np.diff(np.concatenate([[0], still.astype(np.int8), [0]])))
     out = []

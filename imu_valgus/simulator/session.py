@@ -17,7 +17,7 @@ from imu_valgus import protocol
 from imu_valgus import quaternion as Q
 from imu_valgus.acccal import TILTED_NEEDED, calibrate_accelerometer
 from imu_valgus.conventions import SIDES
-from imu_valgus.errors import ConfigError
+from imu_valgus.errors import CalibrationError, ConfigError
 from imu_valgus.feedback import AlertRule, FeedbackConfig, detect_alerts
 from imu_valgus.kinematics import frontal_plane_projection_angle, hip_angles, knee_angles
 from imu_valgus.recording import Event, Notification, Record, SensorEntry, make_metadata
@@ -212,7 +212,10 @@ def simulate(config: SimulationConfig) -> Simulation:
                 rng_cal = np.random.default_rng(seeds[6 + index])
                 tc, gc, ac = table_procedure(model, err, rng_cal, fs,
                                              tilted=TILTED_NEEDED + 1)
-                acc_cal = calibrate_accelerometer(ac, gc, fs, name=name)
+                try:
+                    acc_cal = calibrate_accelerometer(ac, gc, fs, name=name)
+                except CalibrationError:
+                    acc_cal = None      # as a user who gave up: used uncalibrated
             sensors.append(SensorEntry(index, side, segment, name=name,
                                        address=f"SIM:00:00:00:00:{index:02X}",
                                        sample_rate_hz=fs, acc_calibration=acc_cal))
