@@ -364,9 +364,10 @@ def summarise(results: list[ScenarioResult]) -> dict[str, Any]:
                  alert_precision=round(ap, 3), alert_recall=round(ar, 3),
                  alert_f1=round(af, 3), alerts_true=rw["alerts"][0] + rw["alerts"][2],
                  alerts_false_no_valgus_task=rw["fp_no_valgus"])
-        cp, cr, cf = _f1(*rw["alerts_clear"])
-        d.update(alert_clear_precision=round(cp, 3), alert_clear_recall=round(cr, 3),
-                 alert_clear_f1=round(cf, 3),
+        cp, cr, cf = _f1(*rw["alerts_clear"]) if sum(rw["alerts_clear"]) else (None,) * 3
+        d.update(alert_clear_precision=None if cp is None else round(cp, 3),
+                 alert_clear_recall=None if cr is None else round(cr, 3),
+                 alert_clear_f1=None if cf is None else round(cf, 3),
                  alerts_clear_true=rw["alerts_clear"][0] + rw["alerts_clear"][2],
                  alerts_near_threshold=sum(rw["alerts"]) - sum(rw["alerts_clear"]))
         lat = np.array(rw["lat"])
@@ -420,10 +421,15 @@ def format_table(summary: dict[str, Any]) -> str:
     if gaps:
         lines.append("not reported by the product where the truth is defined (not in the "
                      "RMSE): " + ", ".join(gaps))
-    clear = [f"{r['errors']} {r['task']} {r['alert_clear_precision']:.2f}/"
-             f"{r['alert_clear_recall']:.2f}/{r['alert_clear_f1']:.2f} "
-             f"({r['alerts_near_threshold']} near-threshold events left out)"
-             for r in summary["rows"] if sum((r["alerts_true"], r["alerts_near_threshold"]))
+    def clear_cell(r: dict[str, Any]) -> str:
+        left_out = f"{r['alerts_near_threshold']} near-threshold events left out"
+        if r["alert_clear_f1"] is None:
+            return f"{r['errors']} {r['task']} – (no clear decision; {left_out})"
+        return (f"{r['errors']} {r['task']} {r['alert_clear_precision']:.2f}/"
+                f"{r['alert_clear_recall']:.2f}/{r['alert_clear_f1']:.2f} ({left_out})")
+
+    clear = [clear_cell(r) for r in summary["rows"]
+             if sum((r["alerts_true"], r["alerts_near_threshold"]))
              and r["alerts_near_threshold"]]
     if clear:
         lines.append(f"alert P/R/F1 of the clear decisions (true IMU-FPPA more than "
