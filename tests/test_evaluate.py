@@ -23,6 +23,8 @@ def test_ideal_sensors_score_perfectly_on_reps_and_alerts():
     assert tp == 6 and fp == 0 and fn == 0   # two squats a side + the lifted free leg
     tp, fp, fn = r.alerts["single-leg-squat"]
     assert tp == 4 and fp == fn == 0
+    # 14° of valgus: every true alert peaks well above threshold + 1.5°, so all are clear
+    assert r.alerts_clear["single-leg-squat"] == [4, 0, 0]
     assert all(0.0 < lat < 0.2 for lat in r.latencies_s)
     rmse = (r.sq_err["single-leg-squat"]["knee_flexion_deg"]
             / r.n_err["single-leg-squat"]["knee_flexion_deg"]) ** 0.5
@@ -50,3 +52,19 @@ def test_summary_marks_targets_in_the_table():
                               (("duration_s", 5.0),)))
     table = format_table(summarise([r]))
     assert "flex rms/max" in table and "alert P/R/F1" in table
+
+
+def test_clear_decisions_leave_out_only_near_threshold_events():
+    """A squat cell whose true IMU-FPPA peaks sit around the threshold: the clear counts
+    are a subset of the strict ones, and what they leave out is near the threshold."""
+    r = run_scenario(Scenario("squat", "realistic", "nominal", 2,
+                              (("reps", 3), ("knee_flexion_deg", 90.0),
+                               ("knee_abduction_deg", 4.0))))
+    strict = r.alerts.get("squat", [0, 0, 0])
+    clear = r.alerts_clear.get("squat", [0, 0, 0])
+    assert all(c <= s for c, s in zip(clear, strict, strict=True))
+    s = summarise([r])
+    row = next(x for x in s["rows"] if x["task"] == "squat")
+    assert row["alerts_near_threshold"] == sum(strict) - sum(clear)
+    if not sum(clear):
+        assert row["alert_clear_f1"] is None      # nothing to score is not a perfect score

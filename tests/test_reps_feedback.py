@@ -170,28 +170,12 @@ def test_clamshell_femoral_rotation_is_read_against_the_side_lying_body():
     lateral axis vertical, from gravity: no heading needed), not "relative to
     standing" (which read ~90° before); the IMU-FPPA, a standing measure, is NaN; while
     getting down or up the body frame is unknown and femoral rotation is NaN."""
-    from collections import defaultdict
-
-    from imu_valgus.pipeline import (
-        FLAG_POSTURE_CHANGING,
-        FLAG_SIDE_LYING,
-        AngleBlock,
-        Pipeline,
-        PipelineConfig,
-        RepCompleted,
-    )
+    from imu_valgus.pipeline import FLAG_POSTURE_CHANGING, FLAG_SIDE_LYING
     from imu_valgus.simulator import SimulationConfig, simulate
 
     sim = simulate(SimulationConfig(task="clamshell", side="both", legs="both", seed=3,
                                     sensor_errors="ideal", radio="ideal", reps=2))
-    pipe = Pipeline(sim.sensors, PipelineConfig(task="clamshell"))
-    blocks, reps = defaultdict(list), []
-    for rec in sim.records:
-        for out in pipe.feed(rec):
-            if isinstance(out, AngleBlock):
-                blocks[out.side].append(out)
-            elif isinstance(out, RepCompleted):
-                reps.append(out.summary)
+    blocks, reps = _angle_blocks_and_reps(sim, "clamshell")
     fs = sim.config.sample_rate_hz
     for side, bl in blocks.items():
         t = np.concatenate([b.t_s for b in bl])
@@ -222,27 +206,12 @@ def test_seated_imu_fppa_is_not_reported_and_rep_peaks_say_how_much_was_defined(
     number that may be off by more than the threshold margin; the other angles are
     reported as usual; each rep says on what share of its flexed samples the IMU-FPPA
     was defined."""
-    from collections import defaultdict
-
-    from imu_valgus.pipeline import (
-        FLAG_FPPA_ILL_DEFINED,
-        AngleBlock,
-        Pipeline,
-        PipelineConfig,
-        RepCompleted,
-    )
+    from imu_valgus.pipeline import FLAG_FPPA_ILL_DEFINED
     from imu_valgus.simulator import SimulationConfig, simulate
 
     sim = simulate(SimulationConfig(task="sit-to-stand", side="both", legs="both", seed=2,
                                     sensor_errors="realistic", reps=3))
-    pipe = Pipeline(sim.sensors, PipelineConfig(task="sit-to-stand"))
-    blocks, reps = defaultdict(list), []
-    for rec in sim.records:
-        for out in pipe.feed(rec):
-            if isinstance(out, AngleBlock):
-                blocks[out.side].append(out)
-            elif isinstance(out, RepCompleted):
-                reps.append(out.summary)
+    blocks, reps = _angle_blocks_and_reps(sim, "sit-to-stand")
     fs = sim.config.sample_rate_hz
     for side, bl in blocks.items():
         t = np.concatenate([b.t_s for b in bl])
@@ -263,3 +232,21 @@ def test_seated_imu_fppa_is_not_reported_and_rep_peaks_say_how_much_was_defined(
     for r in reps:
         assert 0.0 < r["fppa_defined_pct"] < 100.0
         assert r["peak_fppa_deg"] is not None
+
+
+def _angle_blocks_and_reps(sim, task):
+    """Run a simulation through the pipeline: ``({side: [AngleBlock]}, [rep summary])``
+    (the per-sample flags are needed, which the evaluation harness does not keep)."""
+    from collections import defaultdict
+
+    from imu_valgus.pipeline import AngleBlock, Pipeline, PipelineConfig, RepCompleted
+
+    pipe = Pipeline(sim.sensors, PipelineConfig(task=task))
+    blocks, reps = defaultdict(list), []
+    for rec in sim.records:
+        for out in pipe.feed(rec):
+            if isinstance(out, AngleBlock):
+                blocks[out.side].append(out)
+            elif isinstance(out, RepCompleted):
+                reps.append(out.summary)
+    return blocks, reps

@@ -12,14 +12,25 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def positive_int(text: str) -> int:
+def _whole(text: str, least: int) -> int:
     try:
         v = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+    if v < least:
+        raise argparse.ArgumentTypeError(
+            f"must be {'at least 1' if least == 1 else f'{least} or more'}, got {v}")
     return v
+
+
+def positive_int(text: str) -> int:
+    """A whole number ≥ 1 (argparse type)."""
+    return _whole(text, 1)
+
+
+def nonnegative_int(text: str) -> int:
+    """A whole number ≥ 0 (argparse type)."""
+    return _whole(text, 0)
 
 
 def fraction(text: str) -> float:

@@ -12,7 +12,7 @@ from imu_valgus.ble.cli_support import (
     default_registry_path,
     positive_float,
 )
-from imu_valgus.commands._common import RAW, Parser, positive_int
+from imu_valgus.commands._common import RAW, Parser, nonnegative_int, positive_int
 
 LOCATION_CHOICES = ("left_thigh", "left_shank", "right_thigh", "right_shank")
 
@@ -108,7 +108,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--faces", type=positive_int, default=6, metavar="N",
                    help="the simulated user turns each sensor onto only N of its faces "
                    "(1..6; default: 6)")
-    g.add_argument("--tilted", type=_count, default=5, metavar="N",
+    g.add_argument("--tilted", type=nonnegative_int, default=5, metavar="N",
                    help="then props it up at N random slanted angles (default: 5, one more "
                    "than needed: two random ones may be within 15° and count as one)")
     g.add_argument("--seed", type=int, default=0,
@@ -135,17 +135,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("sensor_id", metavar="ID", help="address or advertised name")
     add_registry_option(f)
     f.set_defaults(run=run_forget)
-
-
-def _count(text: str) -> int:
-    """A whole number ≥ 0 (argparse type)."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {v}")
-    return v
 
 
 def _locations(legs: str) -> list[str]:
