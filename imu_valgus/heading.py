@@ -138,6 +138,8 @@ class HeadingState:
     mag_lp: tuple[float, float, float, float] | None = None  # low-passed |f|, dip (t, k)
     mag_clean_samples: int = 0                   # consecutive clean-field samples
     mag_used_samples: int = 0                    # samples that corrected δ
+    upright_run: int = 0                         # consecutive upright samples so far
+    episode_gap_s: float = 0.0                   # time since the previous upright rest
 
 
 def wrap_rad(a):
@@ -147,6 +149,11 @@ def wrap_rad(a):
 
 def _heading(v_e: np.ndarray) -> np.ndarray:
     return np.arctan2(v_e[..., 1], v_e[..., 0])
+
+
+JUMP_AFTER_S = 0.5
+"""An upright rest's relative heading is compared with the held ``δ`` once it has lasted
+this long (the knee has settled into extension)."""
 
 
 class HeadingTracker:
@@ -169,6 +176,13 @@ class HeadingTracker:
         self.state = HeadingState(float(delta_rad), float(psi_p_rad), float(t0_s),
                                   uncertainty_rad=math.radians(
                                       self.params.anchor_uncertainty_deg))
+        self._held_delta = float(delta_rad)
+        self.anchor_jumps: list[tuple[float, float, float]] = []
+        """Upright rests of the last :meth:`update` block, once each has lasted
+        ``JUMP_AFTER_S``: ``(t_s, jump_deg, gap_s)`` — how far the relative heading the
+        knee shows there is from the ``δ`` held since the previous upright rest, and
+        how long ago that rest was.  Only the 6D fusion's drift should move it (about
+        0.1 °/s at most); a sensor that turned on the leg moves it at once."""
         self.uncertainty_deg = np.empty(0)
         """``(N,)`` bound on the reference-heading error of each sample of the last
         :meth:`update` block, degrees: the anchor's uncertainty, growing with the
@@ -328,6 +342,37 @@ class HeadingTracker:
                 s_ += s_grow
             if cm:          # clean magnetic field: relative heading observed
                 d += km * min(max(float(wrap_rad(dm - d)), -m_step), m_step)
+        # upright rests as they reach JUMP_AFTER_S: the knee's relative heading against
+        # the δ held before the rest began (vectorised; the run counter carries over)
+        self.anchor_jumps = []
+        if n:
+            tt = np.asarray(t_s, float)
+            run = np.empty(n, dtype=np.int64)
+            prev, last_up_t, gap = st.upright_run, st.last_anchor_s, st.episode_gap_s
+            need = max(1, int(round(JUMP_AFTER_S * self.fs_hz)))
+            for i, u in enumerate(up.tolist()):
+                if u and prev == 0:
+                    gap = float(tt[i]) - last_up_t
+                prev = prev + 1 if u else 0
+                run[i] = prev
+                if u:
+                    last_up_t = float(tt[i])
+                    if prev == need:
+                        self.anchor_jumps.append((float(tt[i]), 0.0, gap))
+            st.upright_run, st.episode_gap_s = prev, gap
+            if self.anchor_jumps:
+                idx = np.flatnonzero(run == need)
+                # δ before the rest began: the value held when its first sample arrived
+                first = idx - (need - 1)
+                held = np.where(first >= 0, delta[np.clip(first, 0, n - 1)],
+                                self._held_delta)
+                jump = np.degrees(wrap_rad(h_t[idx] - h_k[idx] - held))
+                self.anchor_jumps = [(t, float(j), g) for (t, _, g), j in
+                                     zip(self.anchor_jumps, jump, strict=True)]
+            # the δ held at the start of an upright run that continues into the next block
+            if run[-1] > 0 and run[-1] < need:
+                k0 = n - int(run[-1])
+                self._held_delta = float(delta[k0]) if k0 >= 0 else self._held_delta
         if up.any():
             st.last_anchor_s = float(np.asarray(t_s)[np.flatnonzero(up)[-1]])
             st.upright_samples += int(up.sum())

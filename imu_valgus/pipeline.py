@@ -88,7 +88,8 @@ FLAG_HEADING_STALE = 2
 """No upright rest for a long time: abduction, rotation, IMU-FPPA, femoral rotation may
 have drifted (flexion is unaffected)."""
 FLAG_SLIP_SUSPECTED = 4
-"""A sensor seems to have moved on the leg since calibration: recalibrate."""
+"""A sensor seems to have turned on the leg since calibration (the knee's relative
+heading jumped between two upright rests, :mod:`imu_valgus.slip`): recalibrate."""
 FLAG_NEAR_EXTENSION = 8
 """Knee flexion below 20°: frontal-plane angles (abduction, IMU-FPPA) are small and mostly
 posture; read them while the knee is bent."""
@@ -183,7 +184,8 @@ class Alert:
 
 @dataclass(frozen=True)
 class SensorSlip:
-    """A sensor seems to have moved on the leg since calibration."""
+    """A sensor seems to have moved on the leg since calibration; ``location`` names the
+    sensor, or the leg (``"left_leg"``) when the check cannot tell which of its two."""
 
     t_s: float
     side: str
@@ -516,7 +518,7 @@ class _Leg:
         self.calibration = cal
         self.heading = HeadingTracker(cal.delta_rad, cal.psi_p_rad, self.config.fs_hz, now_s,
                                       self.config.heading_params)
-        self.slip = SlipMonitor(self.side, cal, self.config.fs_hz)
+        self.slip = SlipMonitor(self.side)
         self._stand, self._move = [], []
         return [Calibrated(self.side, now_s, cal)]
 
@@ -572,7 +574,7 @@ class _Leg:
                         thigh_up=r_e_t[:, 2, :], shank_up=r_e_k[:, 2, :])
         out: list[Output] = [block]
         out.extend(SensorSlip(ts, self.side, loc, msg) for ts, loc, msg in
-                   self.slip.update(t, thigh[:, 4:7], shank[:, 4:7], knee.flexion_deg))
+                   self.slip.update(self.heading.anchor_jumps))
         measures = {"fppa": fppa, "knee_abduction": knee.abduction_deg,
                     "femoral_ir": femoral_ir}
         alerts, actions = self.feedback.update(t, knee.flexion_deg, measures, fppa_err)

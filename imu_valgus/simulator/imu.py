@@ -151,6 +151,9 @@ class Mounting:
     wobble_mm: float = 0.0                 # translational ring amplitude
     wobble_hz: float = 14.0
     wobble_axis: np.ndarray | None = None  # unit axis (segment frame) of the ring
+    slip_t_s: float = float("inf")         # the strap turns about the segment's long
+    slip_deg: float = 0.0                  # axis by slip_deg, starting at slip_t_s,
+    slip_s: float = 0.5                    # over slip_s (a sensor that slips)
 
     @property
     def location(self) -> str:
@@ -219,6 +222,9 @@ def sensor_pose(plan: MotionPlan, t_s: np.ndarray, m: Mounting) -> tuple[np.ndar
     shift = np.zeros((n, 3))
     if m.sta_axial_deg_per_deg:
         rotvec[:, 1] = np.radians(m.sta_axial_deg_per_deg * ch[f"{m.side}_knee_flexion_deg"])
+    if m.slip_deg:
+        u = np.clip((np.asarray(t_s) - m.slip_t_s) / m.slip_s, 0.0, 1.0)
+        rotvec[:, 1] += np.radians(m.slip_deg) * u * u * (3.0 - 2.0 * u)
     if (m.wobble_deg or m.wobble_mm) and m.wobble_axis is not None:
         hits = [(te, a) for te, side, a in plan.impacts if side == m.side]
         if hits:

@@ -100,6 +100,9 @@ class SimulationConfig:
     legs: str = "task"
     magnetometer: bool = False
     athlete: str = "simulated athlete"
+    slip: tuple[str, float, float] | None = None
+    """``(location, t_s, degrees)``: that sensor's strap turns about the segment's long
+    axis by ``degrees`` at ``t_s`` (over 0.5 s), e.g. ``("left_shank", 40.0, 20.0)``."""
     acc_calibration: str = "none"
     """``"table"``: each sensor went through the accelerometer calibration on a table
     beforehand (:mod:`~imu_valgus.simulator.tablecal`, estimated by the product's
@@ -181,6 +184,9 @@ def simulate(config: SimulationConfig) -> Simulation:
             mounting = random_mounting(segment, side, body, rng, config.mounting,
                                        model.soft_tissue)
             err = draw_errors(model, rng)
+            if config.slip is not None and config.slip[0] == mounting.location:
+                mounting = dataclasses.replace(mounting, slip_t_s=float(config.slip[1]),
+                                               slip_deg=float(config.slip[2]))
             # the sensor samples on its own clock: equal steps of period_us sensor-µs
             rate = 1.0 + err.clock_skew
             t_first = rng.uniform(0.0, 1.0 / fs)
