@@ -66,6 +66,7 @@ from imu_valgus.pipeline import (
     Pipeline,
     PipelineConfig,
     RepCompleted,
+    SensorSlip,
 )
 from imu_valgus.protocol import Buzz, BuzzPattern, Command, Identify, Led
 from imu_valgus.recording import Event, Notification, RecordingWriter, SensorEntry, make_metadata
@@ -653,6 +654,8 @@ class TerminalView:
                         f"{out.calibration.quality:.2f}" + (f" ({msgs})" if msgs else ""))
         elif isinstance(out, CalibrationFailed):
             self._print(f"{out.t_s:8.2f} s  {out.side} leg calibration failed: {out.message}")
+        elif isinstance(out, SensorSlip):
+            self._print(f"{out.t_s:8.2f} s  STRAP {out.message}")
         elif isinstance(out, TaskRecognised):
             who = f" ({out.side} leg)" if out.side in ("left", "right") else ""
             self._print(f"{out.t_s:8.2f} s  task: {out.task}{who} (recognised, confidence "

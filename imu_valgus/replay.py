@@ -15,6 +15,7 @@ from imu_valgus.pipeline import (
     Pipeline,
     PipelineConfig,
     RepCompleted,
+    SensorSlip,
     TaskRecognised,
 )
 from imu_valgus.recording import RecordingReader
@@ -43,6 +44,7 @@ def analyse_recording(path: str | Path, config: PipelineConfig | None = None,
     issues: dict[str, int] = {}
     issue_examples: list[str] = []
     recognised: list[dict[str, Any]] = []
+    slips: list[dict[str, Any]] = []
     n = 0
     for rec in reader.records():
         for out in pipe.feed(rec):
@@ -58,6 +60,9 @@ def analyse_recording(path: str | Path, config: PipelineConfig | None = None,
             elif isinstance(out, CalibrationFailed):
                 calib.append({"side": out.side, "t_s": round(out.t_s, 3), "quality": 0.0,
                               "messages": [out.message]})
+            elif isinstance(out, SensorSlip):
+                slips.append({"t_s": round(out.t_s, 3), "side": out.side,
+                              "location": out.location, "message": out.message})
             elif isinstance(out, TaskRecognised):
                 recognised.append({"t_s": round(out.t_s, 3), "task": out.task,
                                    "side": out.side, "confidence": round(out.confidence, 2)})
@@ -81,6 +86,7 @@ def analyse_recording(path: str | Path, config: PipelineConfig | None = None,
         "reps": reps,
         "alerts": alerts,
         "calibration": calib,
+        "sensor_slips": slips,
         "issues": {"counts": issues, "examples": issue_examples},
         "sensors": {loc: asdict(s) for loc, s in pipe.stats().items()},
         "warnings": warnings,
@@ -118,6 +124,8 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append(f"Valgus alerts: {len(report['alerts'])}"
                  + "".join(f"\n  {a['t_s']:8.2f} s  {a['side']:<5} {a['kind']} "
                            f"({a['value_deg']:.1f}°)" for a in report["alerts"]))
+    for sl in report.get("sensor_slips", []):
+        lines.append(f"Strap at {sl['t_s']:.1f} s: {sl['message']}")
     counts = report["issues"]["counts"]
     if counts:
         lines.append("Data issues: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))

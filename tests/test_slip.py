@@ -107,3 +107,20 @@ def test_anchor_jumps_do_not_depend_on_how_the_stream_is_cut():
         assert len(got) == len(ref)
         for a, b in zip(got, ref, strict=True):
             assert np.allclose(a, b, atol=1e-9), (step, a, b)
+
+
+def test_replay_report_and_text_name_the_turned_strap(tmp_path):
+    """What the therapist sees: the replay report lists the slip and its advice."""
+    from imu_valgus.recording import RecordingWriter
+    from imu_valgus.replay import analyse_recording, format_report
+
+    sim = simulate(SimulationConfig(task="single-leg-squat", side="left", seed=1,
+                                    sensor_errors="realistic", reps=4,
+                                    slip=("left_thigh", 25.0, 25.0)))
+    path = tmp_path / "slip.ivr"
+    with RecordingWriter(path, sim.metadata) as w:
+        for rec in sim.records:
+            w.write(rec)
+    report = analyse_recording(path)
+    assert [s["side"] for s in report["sensor_slips"]] == ["left"]
+    assert "turned on the leg" in format_report(report)

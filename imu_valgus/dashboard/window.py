@@ -26,6 +26,7 @@ from imu_valgus.pipeline import (
     DataIssue,
     Output,
     RepCompleted,
+    SensorSlip,
 )
 from imu_valgus.reps import fmt_deg
 from imu_valgus.taskrec import TaskRecognised
@@ -221,6 +222,11 @@ class Dashboard(QtWidgets.QMainWindow):
             elif isinstance(o, CalibrationFailed) and o.side in self.panels:
                 self.panels[o.side].title.setText(
                     f"<b>{o.side.capitalize()} leg</b> — calibration failed: {o.message}")
+            elif isinstance(o, SensorSlip) and o.side in self.panels:
+                self.panels[o.side].title.setText(
+                    f"<b>{o.side.capitalize()} leg</b> — {o.message}")
+                self.statusBar().showMessage(f"{o.side} leg: a strap may have turned — "
+                                             "recalibrate")
             elif isinstance(o, TaskRecognised):
                 who = f" ({o.side} leg)" if o.side in ("left", "right") else ""
                 self.task_label.setText(f"Task: <b>{o.task}</b>{who} — recognised, "
