@@ -28,6 +28,7 @@ Arrays are ``(N, 3)`` in the sensor frame, time along axis 0; acc in m/s², gyro
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -89,14 +90,19 @@ class AccCalibration:
         return self.offset_m_s2 == (0.0, 0.0, 0.0) and self.scale == (1.0, 1.0, 1.0) \
             and self.cross_axis == (0.0, 0.0, 0.0)
 
-    @property
+    @cached_property
     def matrix(self) -> np.ndarray:
-        """The correction ``T (3, 3)``: scale on the diagonal, cross-axis terms off it."""
+        """The correction ``T (3, 3)``: scale on the diagonal, cross-axis terms off it
+        (built once: :meth:`apply` runs on every packet)."""
         return _matrix(np.r_[np.zeros(3), np.asarray(self.scale) - 1.0, self.cross_axis])
+
+    @cached_property
+    def _offset(self) -> np.ndarray:
+        return np.asarray(self.offset_m_s2, float)
 
     def apply(self, acc_m_s2: np.ndarray) -> np.ndarray:
         """Corrected specific force ``T (acc − offset)``, ``(N, 3)`` (a new array)."""
-        return (np.asarray(acc_m_s2, float) - np.asarray(self.offset_m_s2)) @ self.matrix.T
+        return (np.asarray(acc_m_s2, float) - self._offset) @ self.matrix.T
 
     def to_json(self) -> dict[str, Any]:
         return {"offset_m_s2": [round(v, 6) for v in self.offset_m_s2],

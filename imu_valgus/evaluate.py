@@ -428,9 +428,7 @@ def format_table(summary: dict[str, Any]) -> str:
         return (f"{r['errors']} {r['task']} {r['alert_clear_precision']:.2f}/"
                 f"{r['alert_clear_recall']:.2f}/{r['alert_clear_f1']:.2f} ({left_out})")
 
-    clear = [clear_cell(r) for r in summary["rows"]
-             if sum((r["alerts_true"], r["alerts_near_threshold"]))
-             and r["alerts_near_threshold"]]
+    clear = [clear_cell(r) for r in summary["rows"] if r["alerts_near_threshold"]]
     if clear:
         lines.append(f"alert P/R/F1 of the clear decisions (true IMU-FPPA more than "
                      f"{CLEAR_MARGIN_DEG}° from the threshold; the strict figures above are "

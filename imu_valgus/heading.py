@@ -140,6 +140,7 @@ class HeadingState:
     mag_used_samples: int = 0                    # samples that corrected δ
     upright_run: int = 0                         # consecutive upright samples so far
     episode_gap_s: float = 0.0                   # time since the previous upright rest
+    held_delta_rad: float = 0.0                  # δ held when the current rest began
 
 
 def wrap_rad(a):
@@ -176,7 +177,7 @@ class HeadingTracker:
         self.state = HeadingState(float(delta_rad), float(psi_p_rad), float(t0_s),
                                   uncertainty_rad=math.radians(
                                       self.params.anchor_uncertainty_deg))
-        self._held_delta = float(delta_rad)
+        self.state.held_delta_rad = float(delta_rad)
         self.anchor_jumps: list[tuple[float, float, float]] = []
         """Upright rests of the last :meth:`update` block, once each has lasted
         ``JUMP_AFTER_S``: ``(t_s, jump_deg, gap_s)`` — how far the relative heading the
@@ -318,12 +319,28 @@ class HeadingTracker:
         rate = (wrap_rad(h_t - h_prev) * self.fs_hz).tolist()
         prev_fol = ([st.last_thigh_heading_rad is not None] + fol)[:n]
         d, p_, s_ = st.delta_rad, st.psi_p_rad, st.uncertainty_rad
-        for i, (u, fo, pf, rt, ht, hk, cm, dm) in enumerate(zip(
+        # upright rests, once JUMP_AFTER_S long: the knee's relative heading against the δ
+        # held when the rest began (the run carries over between blocks)
+        self.anchor_jumps = []
+        run, gap, held, last_up_t = st.upright_run, st.episode_gap_s, st.held_delta_rad, \
+            st.last_anchor_s
+        need = max(1, int(round(JUMP_AFTER_S * self.fs_hz)))
+        for i, (u, fo, pf, rt, ht, hk, cm, dm, ti) in enumerate(zip(
                 up.tolist(), fol, prev_fol, rate, h_t.tolist(), h_k.tolist(), mc_l, md_l,
-                strict=True)):
+                np.asarray(t_s, float).tolist(), strict=True)):
             delta[i] = d
             psi[i] = p_
             sig[i] = s_
+            if u:
+                if run == 0:
+                    gap, held = ti - last_up_t, d
+                run += 1
+                last_up_t = ti
+                if run == need:
+                    self.anchor_jumps.append(
+                        (ti, math.degrees(float(wrap_rad(ht - hk - held))), gap))
+            else:
+                run = 0
             if fo:          # the thigh's heading rate while it can be followed
                 if pf:
                     r += kr * (rt - r)
@@ -342,37 +359,7 @@ class HeadingTracker:
                 s_ += s_grow
             if cm:          # clean magnetic field: relative heading observed
                 d += km * min(max(float(wrap_rad(dm - d)), -m_step), m_step)
-        # upright rests as they reach JUMP_AFTER_S: the knee's relative heading against
-        # the δ held before the rest began (vectorised; the run counter carries over)
-        self.anchor_jumps = []
-        if n:
-            tt = np.asarray(t_s, float)
-            run = np.empty(n, dtype=np.int64)
-            prev, last_up_t, gap = st.upright_run, st.last_anchor_s, st.episode_gap_s
-            need = max(1, int(round(JUMP_AFTER_S * self.fs_hz)))
-            for i, u in enumerate(up.tolist()):
-                if u and prev == 0:
-                    gap = float(tt[i]) - last_up_t
-                prev = prev + 1 if u else 0
-                run[i] = prev
-                if u:
-                    last_up_t = float(tt[i])
-                    if prev == need:
-                        self.anchor_jumps.append((float(tt[i]), 0.0, gap))
-            st.upright_run, st.episode_gap_s = prev, gap
-            if self.anchor_jumps:
-                idx = np.flatnonzero(run == need)
-                # δ before the rest began: the value held when its first sample arrived
-                first = idx - (need - 1)
-                held = np.where(first >= 0, delta[np.clip(first, 0, n - 1)],
-                                self._held_delta)
-                jump = np.degrees(wrap_rad(h_t[idx] - h_k[idx] - held))
-                self.anchor_jumps = [(t, float(j), g) for (t, _, g), j in
-                                     zip(self.anchor_jumps, jump, strict=True)]
-            # the δ held at the start of an upright run that continues into the next block
-            if run[-1] > 0 and run[-1] < need:
-                k0 = n - int(run[-1])
-                self._held_delta = float(delta[k0]) if k0 >= 0 else self._held_delta
+        st.upright_run, st.episode_gap_s, st.held_delta_rad = run, gap, held
         if up.any():
             st.last_anchor_s = float(np.asarray(t_s)[np.flatnonzero(up)[-1]])
             st.upright_samples += int(up.sum())

@@ -51,7 +51,6 @@ class SlipMonitor:
         self.side = side
         self.params = params or SlipParams()
         self.suspected = False
-        self.last_jump_deg: float | None = None
 
     def limit_deg(self, gap_s: float) -> float:
         """Largest relative-heading change drift can explain after ``gap_s``, degrees."""
@@ -61,7 +60,6 @@ class SlipMonitor:
                ) -> list[tuple[float, str, str]]:
         out = []
         for t_s, jump_deg, gap_s in anchor_jumps:
-            self.last_jump_deg = jump_deg
             if gap_s > self.params.max_gap_s or abs(jump_deg) <= self.limit_deg(gap_s):
                 continue
             self.suspected = True

@@ -222,18 +222,19 @@ _ADDRESS = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$", re.IGNORECASE)
 def table_packets(acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray, fs_hz: float = 200.0,
                   samples_per_packet: int = 4, t0_us: int = 0) -> list[PacketItem]:
     """Samples ``(N, 3)`` as a sensor's packet source ``[(send time s, payload)]``,
-    4 samples per packet at 200 Hz as the firmware sends them (±8 g, ±1000 °/s)."""
+    4 samples per packet at 200 Hz as the firmware sends them (±8 g, ±1000 °/s; the
+    simulator's encoder, :func:`imu_valgus.simulator.radio.encode_packets`)."""
+    from imu_valgus.simulator.radio import encode_packets
+
     spp = samples_per_packet
     period_us = int(round(1e6 / fs_hz))
     m = len(acc_m_s2) // spp
-    out = []
-    for k in range(m):
-        s = slice(k * spp, (k + 1) * spp)
-        pkt = DataPacket.from_si(k % 2**16, (t0_us + k * spp * period_us) % 2**32, period_us,
-                                 acc_m_s2[s], gyr_rad_s[s], acc_range_g=8,
-                                 gyr_range_dps=1000)
-        out.append(((k + 1) * spp / fs_hz, pkt.to_bytes()))
-    return out
+    k = np.arange(m)
+    payloads = encode_packets(k % 2**16, (t0_us + k * spp * period_us) % 2**32, period_us,
+                              np.asarray(acc_m_s2[:m * spp]).reshape(m, spp, 3),
+                              np.asarray(gyr_rad_s[:m * spp]).reshape(m, spp, 3), None,
+                              8, 1000)
+    return [((i + 1) * spp / fs_hz, p) for i, p in enumerate(payloads)]
 
 
 async def simulated_table_sensors(radio: VirtualRadio, sensor_ids: dict[str, str], *,
