@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=2, help="worker processes (default: 2)")
     p.add_argument("--seeds", type=int, default=2, help="seeds per cell (default: 2)")
     p.add_argument("--quick", action="store_true", help="the CPU-cheap subset only")
-    p.add_argument("--acc-calibration", choices=("table", "none"), default="table",
+    p.add_argument("--acc-calibration", choices=("table", "table-acc-only", "none"), default="table",
                    help="sensors' accelerometers calibrated on a table first, or not "
                    "(default: table)")
     p.add_argument("--json", type=Path, help="also write the summary and raw results here")

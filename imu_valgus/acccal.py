@@ -35,6 +35,7 @@ import numpy as np
 
 from imu_valgus.conventions import GRAVITY_M_S2 as STANDARD_GRAVITY_M_S2  # noqa: E402
 from imu_valgus.errors import CalibrationError
+from imu_valgus.gyrocal import fit_gyroscope
 
 MG = 9.80665e-3
 """One milli-g in m/s²."""
@@ -58,10 +59,18 @@ MAX_OFFSET_MG = 150.0
 """Well above any datasheet offset: a larger one means the data are not rests on a table."""
 REST_SIGMA_M_S2 = 1.0 * 9.80665e-3
 """Assumed misfit of one orientation's mean (1 mg: noise, cross-axis, residual motion)."""
+GYRO_MAX_MISFIT_DEG = 0.1
+"""Above this RMS disagreement between the gyroscope's turns and the rests' gravity
+directions after the fit (good fits: 0.01–0.03° in the simulator), the data do not fit the model — the
+sensor rocked or slid, or the accelerometer's correction is off — and the gyroscope is
+left uncorrected."""
 PRIOR_OFFSET_MG = 60.0
 PRIOR_SCALE = 0.03
 """Weak priors (3σ of the BMI270's offset, a generous scale error): they only keep
 unobserved directions at zero/one when the orientations do not span all axes."""
+
+
+_IDENTITY9 = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -84,11 +93,33 @@ class AccCalibration:
     messages: tuple[str, ...] = field(default=(), compare=False)
     cross_axis: tuple[float, float, float] = (0.0, 0.0, 0.0)
     """Symmetric cross-axis terms ``T_xy, T_xz, T_yz`` of the correction matrix."""
+    gyr_matrix: tuple[float, ...] = _IDENTITY9
+    """The gyroscope's correction ``G`` (row-major 3×3, :mod:`imu_valgus.gyrocal`): maps
+    the raw rate (minus bias, which the fusion estimates) into the calibrated
+    accelerometer's frame — its scale, cross-axis and alignment to the accelerometer.
+    The identity when the procedure's turns could not determine it."""
+    gyr_turns: int = 0
+    gyr_misfit_deg: float = 0.0
 
     @property
     def is_identity(self) -> bool:
         return self.offset_m_s2 == (0.0, 0.0, 0.0) and self.scale == (1.0, 1.0, 1.0) \
-            and self.cross_axis == (0.0, 0.0, 0.0)
+            and self.cross_axis == (0.0, 0.0, 0.0) and self.gyr_matrix == _IDENTITY9
+
+    @property
+    def has_gyro(self) -> bool:
+        """Whether the gyroscope was calibrated too."""
+        return self.gyr_matrix != _IDENTITY9
+
+    @cached_property
+    def gyr_correction(self) -> np.ndarray:
+        """``G (3, 3)`` (built once: :meth:`apply_gyr` runs on every packet)."""
+        return np.asarray(self.gyr_matrix, float).reshape(3, 3)
+
+    def apply_gyr(self, gyr_rad_s: np.ndarray) -> np.ndarray:
+        """Corrected rate ``G ω`` in the accelerometer's frame, ``(N, 3)`` (a new array;
+        the bias is left for the fusion, which estimates it continuously)."""
+        return np.asarray(gyr_rad_s, float) @ self.gyr_correction.T
 
     @cached_property
     def matrix(self) -> np.ndarray:
@@ -110,7 +141,10 @@ class AccCalibration:
                 "offset_sigma_m_s2": [round(v, 6) for v in self.offset_sigma_m_s2],
                 "cross_axis": [round(v, 6) for v in self.cross_axis],
                 "residual_mg": round(self.residual_mg, 3), "orientations": self.orientations,
-                "date": self.date}
+                "date": self.date,
+                **({"gyr_matrix": [round(v, 7) for v in self.gyr_matrix],
+                    "gyr_turns": self.gyr_turns,
+                    "gyr_misfit_deg": round(self.gyr_misfit_deg, 4)} if self.has_gyro else {})}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> AccCalibration:
@@ -130,10 +164,17 @@ class AccCalibration:
         cross = vec("cross_axis", 0.0)
         if not all(abs(c) < 0.2 for c in cross):
             raise ValueError("cross-axis terms must be below 0.2")
+        gm = tuple(float(x) for x in d.get("gyr_matrix", _IDENTITY9))
+        if len(gm) != 9 or not all(np.isfinite(gm)):
+            raise ValueError("gyr_matrix needs 9 finite numbers (row-major 3×3)")
+        if np.max(np.abs(np.asarray(gm) - np.asarray(_IDENTITY9))) > 0.2:
+            raise ValueError("gyr_matrix must be within 0.2 of the identity in every term")
         return cls(offset_m_s2=vec("offset_m_s2", 0.0), scale=scale, cross_axis=cross,
                    offset_sigma_m_s2=vec("offset_sigma_m_s2", 0.0),
                    residual_mg=float(d.get("residual_mg", 0.0)),
-                   orientations=int(d.get("orientations", 0)), date=str(d.get("date", "")))
+                   orientations=int(d.get("orientations", 0)), date=str(d.get("date", "")),
+                   gyr_matrix=gm, gyr_turns=int(d.get("gyr_turns", 0)),
+                   gyr_misfit_deg=float(d.get("gyr_misfit_deg", 0.0)))
 
 
 @dataclass(frozen=True)
@@ -304,9 +345,13 @@ def fit(mean_acc_m_s2: np.ndarray, terms: str | None = None,
 
 
 def calibrate_accelerometer(acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray, fs_hz: float,
-                            date: str = "", name: str = "the sensor") -> AccCalibration:
+                            date: str = "", name: str = "the sensor",
+                            breaks: np.ndarray | None = None) -> AccCalibration:
     """Offset (and, with all six faces, scale) from a recording of the sensor resting in
-    several orientations.
+    several orientations; with the cross-axis terms too (six faces and tilted rests) also
+    the gyroscope's scale, cross-axis and alignment to the accelerometer from the turns
+    between the rests (:mod:`imu_valgus.gyrocal`).  ``breaks``: sample indices where the
+    recording is not contiguous (lost packets); turns across one are not used.
 
     Raises :class:`~imu_valgus.errors.CalibrationError` with what to do when the rests
     cannot determine the offsets (too few or too similar orientations, movement during
@@ -368,6 +413,30 @@ def calibrate_accelerometer(acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray, fs_hz: 
     messages.append(f"{name}: offset {', '.join(f'{v / MG:+.1f}' for v in b)} mg "
                     f"(±{np.max(sd) / MG:.1f} mg expected from the noise){what}, {misfit}, "
                     f"{len(groups)} orientations")
+    gyr_kw: dict[str, Any] = {}
+    if terms == "cross":
+        # the gyroscope needs gravity's directions to a few hundredths of a degree: only
+        # a fully calibrated accelerometer gives them
+        up = (f_rests - b) @ t.T
+        gfit = fit_gyroscope(gyr_rad_s, fs_hz, [(r.i0, r.i1) for r in rests], up, breaks)
+        if gfit is None:
+            messages.append(f"{name}: gyroscope not calibrated (no usable turn between "
+                            "rests: turn it from face to face without long pauses)")
+        elif gfit.misfit_deg > GYRO_MAX_MISFIT_DEG:
+            messages.append(
+                f"{name}: gyroscope not calibrated: its turns disagree with the rests by "
+                f"{gfit.misfit_deg:.2f}° (it may have slid or rocked during a rest; "
+                "repeat on a firm surface)")
+        else:
+            g = gfit.matrix
+            gyr_kw = dict(gyr_matrix=tuple(float(v) for v in g.ravel()),
+                          gyr_turns=gfit.turns, gyr_misfit_deg=gfit.misfit_deg)
+            messages.append(
+                f"{name}: gyroscope scale {', '.join(f'{100 * (v - 1):+.2f}' for v in np.diag(g))} %,"
+                f" axes {gfit.misalignment_deg:.2f}° from the accelerometer's, from "
+                f"{gfit.turns} turns (misfit {gfit.misfit_deg:.3f}°, "
+                f"{gfit.misfit_before_deg:.2f}° uncorrected)")
     return AccCalibration(tuple(float(v) for v in b), tuple(float(v) for v in np.diag(t)),
                           tuple(float(v) for v in sd), float(rms / MG), len(groups), date,
-                          tuple(messages), cross_axis=tuple(float(v) for v in cross))
+                          tuple(messages), cross_axis=tuple(float(v) for v in cross),
+                          **gyr_kw)

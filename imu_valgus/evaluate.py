@@ -121,8 +121,9 @@ def scenarios(quick: bool = False, seeds: int = 2, errors: Iterable[str] | None 
     """The evaluation matrix: tasks × error levels × mountings × seeds (+ 10-min sessions).
 
     ``quick`` is a CPU-cheap subset (a few short scenarios) used by the tests.
-    ``acc_calibration``: ``"table"`` (the sensors' accelerometers were calibrated on a
-    table before the session, as the README asks) or ``"none"``.
+    ``acc_calibration``: ``"table"`` (the sensors were calibrated on a table before the
+    session, as the README asks: accelerometer and gyroscope), ``"table-acc-only"`` (the
+    accelerometer only) or ``"none"``.
     """
     ac = acc_calibration
     if quick:

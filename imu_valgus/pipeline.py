@@ -281,6 +281,8 @@ class SensorStream:
         gyr, acc = pkt.gyr_rad_s, pkt.acc_m_s2
         if self._acc_cal is not None:
             acc = self._acc_cal.apply(acc)      # the sensor's offset and scale (acccal)
+            if self._acc_cal.has_gyro:          # gyro into the same axes (gyrocal)
+                gyr = self._acc_cal.apply_gyr(gyr)
         mag = pkt.mag_uT if self.config.use_magnetometer else None
         if mag is not None and self._field is None:
             self._field = FieldEstimator(1e6 / pkt.period_us)

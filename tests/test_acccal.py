@@ -189,6 +189,10 @@ def test_simulated_session_carries_table_calibrations_and_the_pipeline_applies_t
     _, d_raw = p_raw.streams[entry.index].take()
     np.testing.assert_allclose(d_cal[:, 7:10], cal.apply(d_raw[:, 7:10]), atol=1e-12)
     assert not np.allclose(d_cal[:, 7:10], d_raw[:, 7:10])
+    # the gyroscope's correction (gyrocal) is applied too, into the same axes
+    assert cal.has_gyro
+    np.testing.assert_allclose(d_cal[:, 4:7], cal.apply_gyr(d_raw[:, 4:7]), atol=1e-12)
+    assert not np.allclose(d_cal[:, 4:7], d_raw[:, 4:7])
 
 
 def test_faces_missing_an_axis_name_it():

@@ -271,6 +271,12 @@ def test_calibrate_simulate_stores_offsets_scale_and_cross_axis_close_to_the_tru
         assert np.max(np.abs(t_true - np.eye(3) - np.diag(np.diag(t_true) - 1))) > 0.005
         assert np.max(np.abs(cal.matrix - t_true)) < 0.003    # 0.3 %
         assert datetime.fromisoformat(cal.date).tzinfo is not None
+        # the gyroscope from the turns, into the calibrated accelerometer's axes
+        e = truth[a.location]
+        g_true = cal.matrix @ e.acc_matrix @ np.linalg.inv(e.gyr_matrix)
+        assert cal.has_gyro and cal.gyr_turns >= 8
+        assert np.max(np.abs(cal.gyr_correction - g_true)) < 1.5e-3
+    assert "gyroscope scale" in out
 
 
 def test_calibrate_timeout_with_too_few_faces_changes_nothing(

@@ -115,6 +115,11 @@ class FaceCollector:
         self._acc: dict[str, list[np.ndarray]] = {loc: [] for loc in self.locations}
         self._gyr: dict[str, list[np.ndarray]] = {loc: [] for loc in self.locations}
         self._period_us: dict[str, list[int]] = {loc: [] for loc in self.locations}
+        # where samples went missing (lost packets): the gyroscope's turns across them
+        # cannot be integrated (acccal ``breaks``)
+        self._breaks: dict[str, list[int]] = {loc: [] for loc in self.locations}
+        self._next_t0: dict[str, int | None] = {loc: None for loc in self.locations}
+        self._count: dict[str, int] = {loc: 0 for loc in self.locations}
         self._faces: dict[str, frozenset[int]] = {loc: frozenset() for loc in self.locations}
         self._tilted: dict[str, int] = {loc: 0 for loc in self.locations}
         self.garbage = 0
@@ -128,9 +133,17 @@ class FaceCollector:
         except (ProtocolError, ValueError):
             self.garbage += 1
             return
-        self._acc[item.location].append(pkt.acc_m_s2)
-        self._gyr[item.location].append(pkt.gyr_rad_s)
-        self._period_us[item.location].append(pkt.period_us)
+        loc = item.location
+        expected = self._next_t0[loc]
+        if expected is not None:
+            off = (pkt.t0_us - expected) % (1 << 32)       # sensor time wraps at 2**32 µs
+            if min(off, (1 << 32) - off) > pkt.period_us // 2:
+                self._breaks[loc].append(self._count[loc])
+        self._next_t0[loc] = (pkt.t0_us + pkt.n_samples * pkt.period_us) % (1 << 32)
+        self._count[loc] += pkt.n_samples
+        self._acc[loc].append(pkt.acc_m_s2)
+        self._gyr[loc].append(pkt.gyr_rad_s)
+        self._period_us[loc].append(pkt.period_us)
 
     def samples(self, location: str) -> tuple[np.ndarray, np.ndarray, float]:
         """``(acc_m_s2 (N, 3), gyr_rad_s (N, 3), fs_hz)`` received from one sensor."""
@@ -170,7 +183,8 @@ class FaceCollector:
                 out[loc] = CalibrationError(f"{name} sent no data: is it charged and in range?")
                 continue
             try:
-                out[loc] = calibrate_accelerometer(acc, gyr, fs_hz, date=date, name=name)
+                out[loc] = calibrate_accelerometer(acc, gyr, fs_hz, date=date, name=name,
+                                                   breaks=np.asarray(self._breaks[loc], int))
             except CalibrationError as exc:
                 out[loc] = exc
         return out

@@ -35,10 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--seeds", type=positive_int, default=2, help="seeds per cell (default: 2)")
     e.add_argument("--no-sessions", action="store_true",
                    help="leave out the 10-minute programme sessions")
-    e.add_argument("--acc-calibration", choices=("table", "none"), default="table",
-                   help="table: each simulated sensor's accelerometer offsets were "
-                   "calibrated on a table first (imu-valgus sensors calibrate), as the "
-                   "README asks; none: used uncalibrated, as out of the box "
+    e.add_argument("--acc-calibration", choices=("table", "table-acc-only", "none"), default="table",
+                   help="table: each simulated sensor was calibrated on a table first "
+                   "(imu-valgus sensors calibrate: accelerometer offsets, scale, "
+                   "cross-axis; gyroscope scale and alignment), as the README asks; "
+                   "table-acc-only: the same without the gyroscope's part (to see what "
+                   "it does); none: used uncalibrated, as out of the box "
                    "(default: %(default)s)")
     e.add_argument("--jobs", type=positive_int, default=1,
                    help="worker processes (default: 1)")

@@ -66,7 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "offsets and the scale; 2) to prop them up at four different slanted angles, no "
         "side flat on the table (e.g. lean each one like a ladder against a book, about "
         "half-way between lying flat and standing on its edge; a different edge down each "
-        "time), still about 2 s each: this gives the axes' cross-coupling. Do them all "
+        "time), still about 2 s each: this gives the axes' cross-coupling, and the turns "
+        "from each rest to the next calibrate the gyroscope's scale and line its axes up "
+        "with the accelerometer's (keep turning without long pauses). Do them all "
         "together, e.g. held side by side. The progress line shows, per sensor, what it "
         "has seen ('left thigh 6/6 faces 2/4 tilted'); a slant that is too close to one "
         "already counted (within 15°) or too flat does not count: try another edge. It "
@@ -244,8 +246,10 @@ def _describe(cal) -> str:
     misfit = (f"misfit {cal.residual_mg:.1f} mg" if cal.orientations > 3 * len(terms)
               else "misfit not checkable")
     date = cal.date[:10] if cal.date else "date unknown"
+    gyro = (f"; gyroscope scale and axes from {cal.gyr_turns} turns" if cal.has_gyro
+            else "")
     return (f"accelerometer offset x y z {offsets} mg ({', '.join(terms)}; "
-            f"{cal.orientations} orientations, {misfit}), calibrated {date}")
+            f"{cal.orientations} orientations, {misfit}){gyro}, calibrated {date}")
 
 
 def run_calibrate(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ import numpy as np
 
 from imu_valgus import protocol
 from imu_valgus import quaternion as Q
-from imu_valgus.acccal import TILTED_NEEDED, calibrate_accelerometer
+from imu_valgus.acccal import TILTED_NEEDED, AccCalibration, calibrate_accelerometer
 from imu_valgus.conventions import SIDES
 from imu_valgus.errors import CalibrationError, ConfigError
 from imu_valgus.feedback import AlertRule, FeedbackConfig, detect_alerts
@@ -54,6 +54,10 @@ from imu_valgus.simulator.tablecal import table_procedure
 ANGLE_NAMES: tuple[str, ...] = ("knee_flexion_deg", "knee_abduction_deg", "fppa_deg",
                                 "femoral_ir_deg")
 """The angles the product reports, per side, in :attr:`Simulation.truth_angles`."""
+
+
+ACC_CALIBRATIONS = ("none", "table", "table-acc-only")
+"""Values of :attr:`SimulationConfig.acc_calibration`."""
 
 
 @dataclass(frozen=True)
@@ -106,8 +110,10 @@ class SimulationConfig:
     acc_calibration: str = "none"
     """``"table"``: each sensor went through the accelerometer calibration on a table
     beforehand (:mod:`~imu_valgus.simulator.tablecal`, estimated by the product's
-    :func:`~imu_valgus.acccal.calibrate_accelerometer`) and the recording carries the
-    result; ``"none"``: no accelerometer calibration."""
+    :func:`~imu_valgus.acccal.calibrate_accelerometer`, which also calibrates the
+    gyroscope from the turns) and the recording carries the result;
+    ``"table-acc-only"``: the same with the gyroscope's part dropped (an ablation: as
+    before :mod:`~imu_valgus.gyrocal`); ``"none"``: no calibration."""
 
     @property
     def task_params(self) -> TaskParams:
@@ -155,8 +161,8 @@ def simulate(config: SimulationConfig) -> Simulation:
         raise ConfigError(f"mounting must be one of {MOUNTING_STYLES}, not {config.mounting!r}")
     if config.legs not in ("both", "task"):
         raise ConfigError(f"legs must be 'both' or 'task', not {config.legs!r}")
-    if config.acc_calibration not in ("none", "table"):
-        raise ConfigError("acc_calibration must be 'none' or 'table', not "
+    if config.acc_calibration not in ACC_CALIBRATIONS:
+        raise ConfigError(f"acc_calibration must be one of {ACC_CALIBRATIONS}, not "
                           f"{config.acc_calibration!r}")
     model = sensor_model(config.sensor_errors)
     radio = radio_model(config.radio)
@@ -211,7 +217,7 @@ def simulate(config: SimulationConfig) -> Simulation:
                                            strict=True))
             name = f"IV-{side[0].upper()}{segment[0].upper()}-{1000 + index}"
             acc_cal = None
-            if config.acc_calibration == "table":
+            if config.acc_calibration in ("table", "table-acc-only"):
                 # the procedure's own random stream: the session's bytes do not change;
                 # one tilted rest more than needed, as the guided procedure keeps asking
                 # until it has TILTED_NEEDED distinct ones
@@ -220,6 +226,9 @@ def simulate(config: SimulationConfig) -> Simulation:
                                              tilted=TILTED_NEEDED + 1)
                 try:
                     acc_cal = calibrate_accelerometer(ac, gc, fs, name=name)
+                    if config.acc_calibration == "table-acc-only":
+                        acc_cal = dataclasses.replace(acc_cal, gyr_matrix=AccCalibration().gyr_matrix,
+                                                      gyr_turns=0, gyr_misfit_deg=0.0)
                 except CalibrationError:
                     acc_cal = None      # as a user who gave up: used uncalibrated
             sensors.append(SensorEntry(index, side, segment, name=name,
