@@ -113,8 +113,9 @@ def _turns(gyr: np.ndarray, fs_hz: float, rests: list[tuple[int, int]], up: np.n
 
 
 def _integrate(g: np.ndarray, x: np.ndarray, dt: float) -> np.ndarray:
-    """Rotation matrices ``(n, 3, 3)`` from the turn's start frame to each sample's frame
-    … expressed as ``R_k`` (sample k's frame → start frame), for rates ``G x``."""
+    """``R_k (n, 3, 3)``: the sensor's frame after sample ``k`` expressed in its frame at
+    the start of the turn (a vector fixed in the world: ``v_start = R_k v_k``), for the
+    rates ``G x``."""
     w = x @ g.T
     inc = gyro_increments(w[:, 0], w[:, 1], w[:, 2], dt)       # (4, n)
     return _rot_matrices(prefix_product(inc[:, None, :])[:, 0])
