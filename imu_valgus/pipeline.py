@@ -76,6 +76,17 @@ GAIT_TASKS: tuple[str, ...] = ("walking", "stair-ascent", "stair-descent")
 """Tasks in which the athlete turns while moving: the reference heading follows the thigh
 (:class:`~imu_valgus.heading.HeadingTracker`, ``follow``)."""
 
+LEG_MOVING_RAD_S = float(np.radians(10.0))
+LEG_HOLD_S = 1.0
+"""The leg rule of rest detection: a sensor is not at rest while the other segment of its
+leg turns faster than ``LEG_MOVING_RAD_S`` or did so within ``LEG_HOLD_S``.  A moving knee
+drags the skin under a still segment's sensor round with it (the thigh's turns about its
+long axis by ~0.04° per degree of knee flexion): 1–1.5 °/s while kneeling down onto all
+fours with the thigh still, slow and steady enough to pass the fusion's rest test
+(VQF's, 2 °/s), which then learnt it as gyroscope bias — about the thigh's long axis,
+vertical on all fours, where nothing corrects it: hydrant knee abduction and femoral
+rotation drifted by ~0.5 °/s through the set (simulator).  Any sensor's own rest is
+unaffected while the rest of the leg is still too (standing, lying, sitting)."""
 POSTURE_CHANGE_DEG = 50.0
 POSTURE_STILL_S = 0.5
 """Hip exercises: a still thigh more than 50° from its rest direction for 0.5 s is a new
@@ -247,6 +258,12 @@ class SensorStream:
         self.last_host_time_s = -np.inf
         cal = entry.acc_calibration
         self._acc_cal = None if cal is None or cal.is_identity else cal
+        self.leg_peer: SensorStream | None = None
+        """The other segment's stream of the same leg (set by the pipeline): its
+        movement holds this sensor's rest detection (:data:`LEG_MOVING_RAD_S`)."""
+        self.moving_until_host_s = -np.inf
+        """Host time of this sensor's last sample turning faster than
+        :data:`LEG_MOVING_RAD_S`."""
 
     @property
     def location(self) -> str:
@@ -318,7 +335,11 @@ class SensorStream:
         if self._t and t_host[0] <= self._t[-1][-1]:
             # the clock estimate improved: keep time strictly increasing
             t_host = np.maximum(t_host, self._t[-1][-1] + 1e-6 * (1 + np.arange(len(t_host))))
-        q = self._fusion.update(gyr, acc)
+        peer = self.leg_peer
+        hold = peer is not None and t_host[0] - peer.moving_until_host_s < LEG_HOLD_S
+        q = self._fusion.update(gyr, acc, hold_rest=hold)
+        if float(np.max(np.einsum("ij,ij->i", gyr, gyr))) > LEG_MOVING_RAD_S ** 2:
+            self.moving_until_host_s = float(t_host[-1])
         self._t.append(t_host)
         if mag is not None and self._field is not None:
             # field in this sensor's 6D earth frame (NaN until the hard iron is known)
@@ -705,6 +726,8 @@ class Pipeline:
         self.notes: list[str] = []
         for side, segs in sorted(by_side.items()):
             if "thigh" in segs and "shank" in segs:
+                thigh, shank = self.streams[segs["thigh"]], self.streams[segs["shank"]]
+                thigh.leg_peer, shank.leg_peer = shank, thigh
                 self.legs[side] = _Leg(side, self.config, self.markers)
                 self._leg_of[segs["thigh"]] = (side, 0)
                 self._leg_of[segs["shank"]] = (side, 1)

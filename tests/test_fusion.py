@@ -96,6 +96,32 @@ def test_live_bias_property_and_tilt_only():
     assert np.max(e[-1000:]) < 0.3
 
 
+@pytest.mark.parametrize("packet", [4, 400])
+def test_hold_rest_keeps_a_slow_steady_turn_out_of_the_bias(packet):
+    """A slow, steady turn (1 °/s about the sensor's vertical z axis, as soft tissue
+    twists a sensor on a still thigh while the knee bends) passes the rest test and is
+    learnt as bias; with ``hold_rest`` (the caller knows the leg moves) it is not.  Both
+    the small-packet (scalar) and the array paths."""
+    n = int(20 * FS)
+    q_true = rotation_trajectory(n, (0.0, 0.0, np.deg2rad(1.0)))
+    gyr, acc, _ = synth(q_true, noise=0.5)
+    out = {}
+    for hold in (False, True):
+        lf = LiveFusion(FS)
+        for i in range(0, n, packet):
+            lf.update(gyr[i:i + packet], acc[i:i + packet], hold_rest=hold)
+        out[hold] = np.degrees(lf.gyro_bias_rad_s[2])
+    assert out[False] > 0.5            # the turn became "bias" (why the hold exists)
+    assert abs(out[True]) < 0.1
+    # a hold on one sensor of several leaves the others alone
+    lf = LiveFusion(FS, n_sensors=2)
+    g2, a2 = np.stack([gyr, gyr]), np.stack([acc, acc])
+    for i in range(0, n, packet):
+        lf.update(g2[:, i:i + packet], a2[:, i:i + packet], hold_rest=[True, False])
+    b = np.degrees(lf.gyro_bias_rad_s[:, 2])
+    assert abs(b[0]) < 0.1 and b[1] > 0.5
+
+
 def test_offline_bias_from_partial_rest_blocks():
     """Rest runs shorter than two offline blocks and not aligned with them still give the
     bias (whole-rest blocks alone would miss most of them)."""

@@ -123,6 +123,9 @@ class LiveEngine:
         self.bias_f = BiasFilter(self.block_dt, params)
         self.head_f = HeadingFilter(self.block_dt, params)
         self.state = self.new_state()
+        self.rest_hold = np.zeros(self.s, bool)
+        """Input for the next :meth:`process` call, per sensor: the caller knows the sensor
+        is not at rest (no sample of the chunk is quiet; see ``LiveFusion.update``)."""
 
     def new_state(self) -> EngineState:
         s = self.s
@@ -158,7 +161,7 @@ class LiveEngine:
         st = self.state
         s, _, n = gyr.shape
         m = self.m
-        rest, glp = self.rest_det(gyr, acc, st.rest)
+        rest, glp = self.rest_det(gyr, acc, st.rest, self.rest_hold)
         p = st.fill
         n_blk = (p + n) // m  # blocks completed in this chunk
         blk0 = (st.n_done - p) // m  # global index of the first of them

@@ -86,8 +86,15 @@ class LiveFusion:
             raise FusionInputError(f"{name} contains NaN or infinite values")
         return a, batched
 
-    def update(self, gyr_rad_s, acc_m_s2, mag_uT=None) -> np.ndarray:
-        """Fuse one packet; returns ``(N, 4)`` (one sensor) or ``(n_sensors, N, 4)``."""
+    def update(self, gyr_rad_s, acc_m_s2, mag_uT=None, hold_rest=False) -> np.ndarray:
+        """Fuse one packet; returns ``(N, 4)`` (one sensor) or ``(n_sensors, N, 4)``.
+
+        ``hold_rest`` (bool, or one per sensor): the caller knows the sensor is not at rest
+        during this packet even if its own signals look quiet — e.g. the other segment of
+        its leg is moving, so soft tissue slowly twists it on a still segment (the
+        pipeline's leg rule).  No sample of the packet starts or continues a rest, so the
+        bias is not learnt from it; a rest needs ``rest_min_t_s`` of quiet after it.
+        """
         g, batched = self._packet("gyr_rad_s", gyr_rad_s)
         a, b2 = self._packet("acc_m_s2", acc_m_s2)
         if a.shape != g.shape:
@@ -100,7 +107,12 @@ class LiveFusion:
             if m.shape != g.shape:
                 raise FusionInputError(f"mag_uT {m.shape} and gyr_rad_s {g.shape} differ")
         cm = lambda x: np.ascontiguousarray(x.transpose(0, 2, 1))  # noqa: E731
-        res = self._engine.process(cm(g), cm(a), None if m is None else cm(m))
+        eng = self._engine
+        eng.rest_hold[:] = np.broadcast_to(np.asarray(hold_rest, bool), (eng.s,))
+        try:
+            res = eng.process(cm(g), cm(a), None if m is None else cm(m))
+        finally:
+            eng.rest_hold[:] = False
         q6 = res.quat_6d.transpose(1, 2, 0)
         out = res.quat_9d.transpose(1, 2, 0) if self.use_mag else q6
         self.last_quat_6d = q6 if batched else q6[0]

@@ -138,6 +138,7 @@ def process_small(eng, gyr: np.ndarray, acc: np.ndarray, mag: np.ndarray | None
         lacc = _Lp(st.acc_lp, si)
         lmag = _Lp(st.mag_lp, si) if use_mag else None
         count = int(st.rest.quiet_count[si])
+        held = bool(eng.rest_hold[si])
         qw, qx, qy, qz = st.q_gyr[:, si].tolist()
         if anchor_unset:
             aw = None
@@ -164,7 +165,7 @@ def process_small(eng, gyr: np.ndarray, acc: np.ndarray, mag: np.ndarray | None
             alp = _lp_step(f_rest, la, n0_rest + k, [ax, ay, az])
             dx, dy, dz = gx - glp[0], gy - glp[1], gz - glp[2]
             ex, ey, ez = ax - alp[0], ay - alp[1], az - alp[2]
-            quiet = (dx * dx + dy * dy + dz * dz < th_g2
+            quiet = (not held and dx * dx + dy * dy + dz * dz < th_g2
                      and abs(glp[0]) <= clip and abs(glp[1]) <= clip and abs(glp[2]) <= clip
                      and ex * ex + ey * ey + ez * ez < th_a2)
             count = count + 1 if quiet else 0

@@ -68,13 +68,16 @@ class RestDetector:
         return RestState(self.lp.new_state(s, 3), self.lp.new_state(s, 3),
                          np.zeros(s, dtype=np.int64))
 
-    def __call__(self, gyr: np.ndarray, acc: np.ndarray, st: RestState
-                 ) -> tuple[np.ndarray, np.ndarray]:
-        """Causal: ``(rest (S, N) bool, gyr_lp (S, 3, N) rad/s)``; updates ``st``."""
+    def __call__(self, gyr: np.ndarray, acc: np.ndarray, st: RestState,
+                 hold: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Causal: ``(rest (S, N) bool, gyr_lp (S, 3, N) rad/s)``; updates ``st``.
+        ``hold`` ``(S,)``: sensors known not to rest during the chunk (none quiet)."""
         n = gyr.shape[-1]
         glp = self.lp(gyr, st.gyr_lp)
         alp = self.lp(acc, st.acc_lp)
         quiet = _quiet(gyr, acc, glp, alp, self.th_gyr2, self.th_acc2, self.clip)
+        if hold is not None and hold.any():
+            quiet &= ~hold[:, None]
         idx = np.arange(n)
         last_loud = np.where(~quiet, idx, -1 - st.quiet_count[:, None])
         count = idx - np.maximum.accumulate(last_loud, axis=1)
