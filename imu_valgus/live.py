@@ -590,14 +590,26 @@ class LiveSession:
 
 
 def uncalibrated_notices(sensors: Sequence[SensorEntry]) -> tuple[str, ...]:
-    """One line of advice if any sensor's accelerometer is not calibrated (else none)."""
+    """A line of advice if any sensor's accelerometer is not calibrated, and one if any
+    has an accelerometer calibration without the gyroscope's part (else none)."""
+    def listed(names: list[str]) -> str:
+        which = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        return f"{which} sensor{'s' if len(names) > 1 else ''}"
+
+    out = []
     names = [pretty_location(s.location) for s in sensors if s.acc_calibration is None]
-    if not names:
-        return ()
-    which = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    return (f"{which} sensor{'s' if len(names) > 1 else ''}: accelerometer not "
-            "calibrated — angles may be off by up to 2° in deep knee bends, sitting and "
-            "turns; run 'imu-valgus sensors calibrate' once (about 1.5 minutes)",)
+    if names:
+        out.append(f"{listed(names)}: accelerometer not calibrated — angles may be off by "
+                   "up to 2° in deep knee bends, sitting and turns; run 'imu-valgus sensors "
+                   "calibrate' once (about 1.5 minutes)")
+    names = [pretty_location(s.location) for s in sensors if s.acc_calibration is not None
+             and s.acc_calibration.cross_axis != (0.0, 0.0, 0.0)
+             and not s.acc_calibration.has_gyro]
+    if names:
+        out.append(f"{listed(names)}: gyroscope not calibrated (an older calibration) — "
+                   "knee flexion lying on the side may be off by 2–4°; run 'imu-valgus "
+                   "sensors calibrate' again")
+    return tuple(out)
 
 
 def _command_fields(command: Command) -> dict[str, Any]:

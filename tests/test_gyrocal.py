@@ -125,3 +125,21 @@ def test_side_lying_knee_flexion_no_longer_steps_at_the_transition():
     rmse = np.sqrt(r.sq_err["clamshell"]["knee_flexion_deg"]
                    / r.n_err["clamshell"]["knee_flexion_deg"])
     assert rmse < 1.0, rmse
+
+
+def test_sessions_with_older_calibrations_are_told_to_redo_them():
+    from imu_valgus.live import uncalibrated_notices
+    from imu_valgus.recording import SensorEntry
+
+    err, gyr, acc = _procedure(1)
+    full = calibrate_accelerometer(acc, gyr, FS)
+    old = AccCalibration.from_json({k: v for k, v in full.to_json().items()
+                                    if not k.startswith("gyr_")})
+    entries = [SensorEntry(0, "left", "thigh", acc_calibration=full),
+               SensorEntry(1, "left", "shank", acc_calibration=old),
+               SensorEntry(2, "right", "thigh")]
+    notes = uncalibrated_notices(entries)
+    assert len(notes) == 2
+    assert notes[0].startswith("right thigh sensor: accelerometer not calibrated")
+    assert notes[1].startswith("left shank sensor: gyroscope not calibrated")
+    assert uncalibrated_notices(entries[:1]) == ()

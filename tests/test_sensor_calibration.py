@@ -8,6 +8,8 @@ compared with those hidden errors.
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +36,9 @@ CAL_CROSS = AccCalibration(offset_m_s2=(0.01, 0.02, -0.03), scale=(1.001, 0.999,
                            offset_sigma_m_s2=(0.007, 0.007, 0.007), residual_mg=0.3,
                            orientations=10, date="2025-06-01T09:00:00+02:00",
                            cross_axis=(0.004, -0.002, 0.001))
+CAL_GYRO = dataclasses.replace(CAL_CROSS, gyr_matrix=(1.003, 0.004, -0.001, -0.004, 0.998,
+                                                      0.002, 0.001, -0.002, 1.001),
+                               gyr_turns=10, gyr_misfit_deg=0.02)
 
 
 def true_correction(err) -> np.ndarray:
@@ -145,6 +150,7 @@ def test_sensors_list_shows_what_was_calibrated_and_when(
     registry.add("C0:00:00:00:00:01", "left", "thigh")
     registry.add("IV-LS-0002", "left", "shank", CAL)
     registry.add("IV-RT-0003", "right", "thigh", CAL_CROSS)
+    registry.add("IV-RS-0004", "right", "shank", CAL_GYRO)
     registry.save(path)
     assert main(["sensors", "list", "--registry", str(path)]) == 0
     out, err = capsys.readouterr()
@@ -159,6 +165,10 @@ def test_sensors_list_shows_what_was_calibrated_and_when(
     assert "1 sensor not calibrated: run 'imu-valgus sensors calibrate'" in err
     assert "1 sensor without the cross-axis terms: run 'imu-valgus sensors calibrate' " \
         "again and do all six faces and the four tilted rests" in err
+    assert lines["IV-RS-0004"].endswith("misfit 0.3 mg); gyroscope scale and axes from 10 "
+                                        "turns, calibrated 2025-06-01")
+    # calibrated before the gyroscope was: told to redo it (IV-RT-0003 only)
+    assert "1 sensor without the gyroscope's scale and alignment" in err
 
 
 def test_calibrate_help_teaches(capsys: pytest.CaptureFixture[str]) -> None:

@@ -214,12 +214,13 @@ def run_list(args: argparse.Namespace) -> int:
         print(f"no sensors registered in {path}: run 'imu-valgus sensors assign'",
               file=sys.stderr)
         return 1
-    uncalibrated = partial = 0
+    uncalibrated = partial = no_gyro = 0
     for key, a in registry.items():
         cal = a.acc_calibration
         print(f"{pretty_location(a.location):<12} {key:<18} {_describe(cal)}")
         uncalibrated += cal is None
         partial += cal is not None and cal.cross_axis == (0.0, 0.0, 0.0)
+        no_gyro += cal is not None and cal.cross_axis != (0.0, 0.0, 0.0) and not cal.has_gyro
     if uncalibrated:
         print(f"{uncalibrated} sensor{'s' if uncalibrated > 1 else ''} not calibrated: run "
               "'imu-valgus sensors calibrate' once (about 1.5 minutes)", file=sys.stderr)
@@ -227,6 +228,11 @@ def run_list(args: argparse.Namespace) -> int:
         print(f"{partial} sensor{'s' if partial > 1 else ''} without the cross-axis terms: "
               "run 'imu-valgus sensors calibrate' again and do all six faces and the four "
               "tilted rests", file=sys.stderr)
+    if no_gyro:
+        print(f"{no_gyro} sensor{'s' if no_gyro > 1 else ''} without the gyroscope's "
+              "scale and alignment (calibrated by an older version, or it rocked during a "
+              "rest): run 'imu-valgus sensors calibrate' again — lying on the side "
+              "(clamshells) the knee flexion can be off by 2–4° without it", file=sys.stderr)
     return 0
 
 

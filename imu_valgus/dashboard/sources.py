@@ -118,8 +118,11 @@ class LiveSource:
         prompt = f"{snap.prompt} — " if snap.prompt else ""
         # uncalibrated accelerometers (live.uncalibrated_notices): short, the terminal
         # printed the whole advice at the start
-        advice = " — accelerometer not calibrated: 'imu-valgus sensors calibrate'" \
-            if snap.notices else ""
+        advice = ""
+        if any("accelerometer not calibrated" in n for n in snap.notices):
+            advice = " — accelerometer not calibrated: 'imu-valgus sensors calibrate'"
+        elif snap.notices:
+            advice = " — gyroscope not calibrated: 'imu-valgus sensors calibrate'"
         return f"{prompt}t = {snap.t_s:.1f} s — " + ", ".join(links) + advice
 
     def close(self) -> None:
