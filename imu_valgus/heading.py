@@ -374,3 +374,103 @@ class HeadingTracker:
     def stale(self, t_s: np.ndarray) -> np.ndarray:
         """``(N,)`` bool: no upright rest for longer than ``stale_after_s``."""
         return np.asarray(t_s) - self.state.last_anchor_s > self.params.stale_after_s
+
+
+HINGE_TAU_S = 0.5
+"""Time constant of the hinge drift correction, seconds of fully weighted samples (a knee
+axis horizontal); a 30° tilt weighs 0.25."""
+HINGE_STILL_RAD_S = 0.35
+HINGE_SETTLE_S = 0.5
+HINGE_NEW_POSTURE_DEG = 50.0
+
+
+@dataclass
+class HingeState:
+    """Snapshot-able state of :class:`HingeDrift`."""
+
+    ref: tuple[float, float, float] | None = None   # shank's knee axis, thigh segment frame
+    ref_long: tuple[float, float, float] | None = None  # thigh long axis (earth) at capture
+    correction_rad: float = 0.0
+    still_run: int = 0
+
+
+class HingeDrift:
+    """Relative-heading drift while the knee is held (clamshells, hydrants).
+
+    Lying on the side or on all fours nobody stands upright, so :class:`HeadingTracker`
+    holds ``δ`` for the whole set and the fusion's residual gyroscope bias (after long
+    motion with no rest, 0.1–0.5 °/s) drifts it by several degrees per set — knee flexion
+    itself, when the knee's axis is vertical (side-lying).  In these exercises the knee
+    is held while the hip moves, and the knee is a hinge: whatever it flexes, the knee's
+    axis is the same line for both segments.  So once the leg has settled into the new
+    posture, the shank's knee axis is recorded in the thigh's frame; afterwards, wherever
+    the hip takes the leg, the heading of that axis seen from the thigh must match its
+    heading seen from the shank, and the difference is drift of ``δ``.  It is observable
+    only as far as the axis is horizontal (weight ``sin²`` of its tilt from vertical: none
+    while a clamshell rests with the axis vertical, a quarter at 30° of hip rotation, full
+    on all fours), and it is corrected with time constant :data:`HINGE_TAU_S` of fully
+    weighted samples.  A flexion change turns the shank about that very axis and is not
+    seen; a change of knee abduction or rotation would be, which is why this runs only in
+    the hip exercises, where the knee is held.  The correction is relative to the set's
+    start (what the posture change brought is not corrected) and is dropped when the
+    posture changes (the thigh's long axis moves :data:`HINGE_NEW_POSTURE_DEG` from where
+    it was) or the leg stands up, where the upright rests anchor ``δ`` again.
+    """
+
+    def __init__(self, fs_hz: float) -> None:
+        self.fs_hz = float(fs_hz)
+        self.state = HingeState()
+
+    def update(self, q_e_t: np.ndarray, q_ek_k: np.ndarray, delta_rad: np.ndarray,
+               gyr_t_rad_s: np.ndarray, gyr_k_rad_s: np.ndarray, active: bool,
+               upright: np.ndarray) -> np.ndarray:
+        """Correction ``(N,)`` (rad) to add to the tracker's ``δ`` of each sample (the
+        value before the sample updates it).  ``q_e_t``, ``q_ek_k`` as for
+        :meth:`HeadingTracker.update`; ``active``: the task holds the knee;
+        ``upright``: the tracker's upright-rest samples."""
+        n = len(delta_rad)
+        out = np.zeros(n)
+        st = self.state
+        if not active:
+            self.state = HingeState()
+            return out
+        r_t = Q.to_matrix(q_e_t)                                  # thigh segment → earth
+        a_k = Q.rotate(q_ek_k, np.array([0.0, 0.0, 1.0]))         # shank axis, shank earth
+        long_t = r_t[:, :, 1]
+        still = ((np.einsum("ij,ij->i", gyr_t_rad_s, gyr_t_rad_s) < HINGE_STILL_RAD_S ** 2)
+                 & (np.einsum("ij,ij->i", gyr_k_rad_s, gyr_k_rad_s) < HINGE_STILL_RAD_S ** 2))
+        k = 1.0 - math.exp(-1.0 / (HINGE_TAU_S * self.fs_hz))
+        settle = int(round(HINGE_SETTLE_S * self.fs_hz))
+        cos_new = math.cos(math.radians(HINGE_NEW_POSTURE_DEG))
+        ref, ref_long, c, run = st.ref, st.ref_long, st.correction_rad, st.still_run
+        rt = r_t.reshape(n, 9).tolist()
+        for i, (r, ak, lt, s, u, d) in enumerate(zip(
+                rt, a_k.tolist(), long_t.tolist(), still.tolist(), upright.tolist(),
+                np.asarray(delta_rad, float).tolist(), strict=True)):
+            out[i] = c
+            if u:                          # standing: the upright rests anchor δ
+                ref, ref_long, c, run = None, None, 0.0, 0
+                out[i] = 0.0
+                continue
+            run = run + 1 if s else 0
+            if ref is not None and (lt[0] * ref_long[0] + lt[1] * ref_long[1]
+                                    + lt[2] * ref_long[2]) < cos_new:
+                ref, ref_long, c = None, None, 0.0          # a new posture
+                out[i] = 0.0
+            ca, sa = math.cos(d + c), math.sin(d + c)
+            vx, vy, vz = ca * ak[0] - sa * ak[1], sa * ak[0] + ca * ak[1], ak[2]
+            if ref is None:
+                if run >= settle:          # settled: the shank's axis in the thigh frame
+                    ref = (r[0] * vx + r[3] * vy + r[6] * vz, r[1] * vx + r[4] * vy
+                           + r[7] * vz, r[2] * vx + r[5] * vy + r[8] * vz)
+                    ref_long = tuple(lt)
+                continue
+            px = r[0] * ref[0] + r[1] * ref[1] + r[2] * ref[2]
+            py = r[3] * ref[0] + r[4] * ref[1] + r[5] * ref[2]
+            w = min(px * px + py * py, vx * vx + vy * vy)
+            if w < 1e-4:
+                continue
+            e = math.atan2(vx * py - vy * px, vx * px + vy * py)   # heading p − heading v
+            c += k * w * e
+        st.ref, st.ref_long, st.correction_rad, st.still_run = ref, ref_long, c, run
+        return out

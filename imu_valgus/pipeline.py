@@ -35,7 +35,7 @@ from imu_valgus.conventions import R_E_UPRIGHT
 from imu_valgus.errors import CalibrationError, ProtocolError
 from imu_valgus.feedback import AlertRule, FeedbackAction, FeedbackConfig, FeedbackEngine
 from imu_valgus.fusion import FusionParams, LiveFusion
-from imu_valgus.heading import HeadingParams, HeadingTracker
+from imu_valgus.heading import HeadingParams, HeadingTracker, HingeDrift
 from imu_valgus.kinematics import (
     fppa_heading_sensitivity,
     frontal_plane_projection_angle,
@@ -541,6 +541,7 @@ class _Leg:
         self.calibration = cal
         self.heading = HeadingTracker(cal.delta_rad, cal.psi_p_rad, self.config.fs_hz, now_s,
                                       self.config.heading_params)
+        self.hinge = HingeDrift(self.config.fs_hz)
         self.slip = SlipMonitor(self.side)
         self._stand, self._move = [], []
         return [Calibrated(self.side, now_s, cal)]
@@ -550,10 +551,12 @@ class _Leg:
         q_e_t = Q.mul(thigh[:, :4], cal.q_st_t)
         q_ek_k = Q.mul(shank[:, :4], cal.q_sk_k)
         mag = thigh.shape[1] >= 13 and shank.shape[1] >= 13
-        delta, psi, _ = self.heading.update(t, q_e_t, q_ek_k, thigh[:, 4:7], shank[:, 4:7],
-                                            follow=self.task in GAIT_TASKS,
-                                            field_t=thigh[:, 10:13] if mag else None,
-                                            field_k=shank[:, 10:13] if mag else None)
+        delta, psi, upright = self.heading.update(
+            t, q_e_t, q_ek_k, thigh[:, 4:7], shank[:, 4:7], follow=self.task in GAIT_TASKS,
+            field_t=thigh[:, 10:13] if mag else None, field_k=shank[:, 10:13] if mag else None)
+        # knee held (hip exercises): the hinge takes out δ's drift over the set
+        delta = delta + self.hinge.update(q_e_t, q_ek_k, delta, thigh[:, 4:7], shank[:, 4:7],
+                                          self.task in HIP_EXERCISES, upright)
         q_e_k = Q.mul(heading_quaternion(delta), q_ek_k)
         # soft-tissue twist of the thigh sensor (calibration.estimate_thigh_twist)
         q_e_t = untwist_thigh(q_e_t, q_e_k, self.side, cal.thigh_twist_deg_per_deg)

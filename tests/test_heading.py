@@ -209,3 +209,66 @@ def test_hard_iron_is_found_from_rotations_and_packet_sizes_do_not_matter():
     m1 = np.einsum("nji,j->ni", r1, EARTH) + h
     one = FieldEstimator(FS)
     assert np.isnan(one.update(Q.from_matrix(r1), m1)).all()
+
+
+# ------------------------------------------------------------- hinge drift (knee held)
+def _held_knee(posture: np.ndarray, hip_axis, hip_amp_deg: float, drift_deg_s: float,
+               fs: float = 100.0, seconds: float = 40.0):
+    """A knee held at 90° while the hip moves (``hip_amp_deg`` about ``hip_axis``, in
+    the posture's frame, after 1 s still), the shank's 6D earth frame drifting in
+    heading by ``drift_deg_s``: segment quaternions as the pipeline hands them over, and
+    the drift ``g(t)`` that the relative heading ``δ`` should follow."""
+    n = int(seconds * fs)
+    t = np.arange(n) / fs
+    hip = np.radians(hip_amp_deg) * np.sin(2 * np.pi * 0.4 * np.clip(t - 1.0, 0, None)) ** 2
+    axis = np.asarray(hip_axis, float) / np.linalg.norm(hip_axis)
+    q_t = Q.mul(Q.from_matrix(posture), Q.from_rotvec(hip[:, None] * axis))
+    knee = Q.from_axis_angle(np.array([0.0, 0.0, 1.0]), np.radians(-90.0))
+    q_k = Q.mul(q_t, np.tile(knee, (n, 1)))                      # rigid knee
+    g = np.radians(drift_deg_s) * t
+    z = np.zeros((n, 3))
+    z[:, 2] = -g
+    q_ek_k = Q.mul(Q.from_rotvec(z), q_k)                        # drifting shank earth
+    rate = np.gradient(hip) * fs
+    gyr = np.zeros((n, 3))
+    gyr[:, 0] = rate
+    return t, q_t, q_ek_k, gyr, g
+
+
+def test_hinge_takes_out_the_relative_heading_drift_of_a_held_knee():
+    from imu_valgus.heading import HingeDrift
+
+    # on all fours: thigh hanging down (long axis y down), knee axis z horizontal; the
+    # hip abducts the thigh about the body's long axis (the thigh's x, anterior)
+    fours = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])   # R_E_T
+    t, q_t, q_k, gyr, g = _held_knee(fours, [1.0, 0.0, 0.0], 40.0, 0.3)
+    hd = HingeDrift(100.0)
+    n = len(t)
+    c = np.concatenate([hd.update(q_t[i:i + 50], q_k[i:i + 50], np.zeros(len(t[i:i + 50])),
+                                  gyr[i:i + 50], gyr[i:i + 50], True,
+                                  np.zeros(len(t[i:i + 50]), bool))
+                        for i in range(0, n, 50)])
+    ref = g - g[int(0.5 * 100)]                     # relative to the settled start
+    late = t > 10.0
+    assert np.degrees(np.max(np.abs(ref[late]))) > 2.5          # there was drift to take out
+    assert np.degrees(np.max(np.abs(c[late] - ref[late]))) < 0.3
+    # the same in one block: block-independent
+    c1 = HingeDrift(100.0).update(q_t, q_k, np.zeros(n), gyr, gyr, True, np.zeros(n, bool))
+    np.testing.assert_allclose(c1, c, atol=1e-12)
+    # inactive (not a hip exercise) or upright: nothing
+    assert not HingeDrift(100.0).update(q_t, q_k, np.zeros(n), gyr, gyr, False,
+                                        np.zeros(n, bool)).any()
+    assert not HingeDrift(100.0).update(q_t, q_k, np.zeros(n), gyr, gyr, True,
+                                        np.ones(n, bool)).any()
+
+
+def test_hinge_invents_nothing_when_the_knee_axis_stays_vertical():
+    """Side-lying at rest with only knee flexion changing (about the vertical axis): the
+    drift is unobservable, and the correction stays at zero."""
+    from imu_valgus.heading import HingeDrift
+
+    lying = np.eye(3)                  # long axis y horizontal, knee axis z vertical
+    t, q_t, q_k, gyr, g = _held_knee(lying, [0.0, 0.0, 1.0], 30.0, 0.3)
+    n = len(t)
+    c = HingeDrift(100.0).update(q_t, q_k, np.zeros(n), gyr, gyr, True, np.zeros(n, bool))
+    assert np.max(np.abs(c)) < 1e-9

@@ -130,7 +130,8 @@ def test_a_still_thigh_twisted_by_the_knee_is_not_taken_for_a_rest(monkeypatch):
     the skin turns the thigh's sensor slowly (1–1.5 °/s) about the thigh's long axis.
     Without the leg rule the fusion took that for a rest and learnt it as gyroscope bias
     about the — now vertical — thigh axis, and the hydrant set's knee abduction and
-    femoral rotation drifted with it (4.3° / 3.9° RMSE, seed 2).  Ideal sensors with soft
+    femoral rotation drifted with it (4.3° / 3.9° RMSE, seed 2; the hinge correction now
+    holds the knee's relative heading, not the thigh's own).  Ideal sensors with soft
     tissue: only the twist is there."""
     from imu_valgus.evaluate import Scenario, _task_params, run_scenario
 
@@ -145,5 +146,7 @@ def test_a_still_thigh_twisted_by_the_knee_is_not_taken_for_a_rest(monkeypatch):
     with_rule = rmse(run_scenario(sc_ideal))
     monkeypatch.setattr(pipeline_module, "LEG_HOLD_S", -1e9)       # the rule off
     without = rmse(run_scenario(sc_ideal))
-    assert without["knee_abduction_deg"] > 2.0 and without["femoral_ir_deg"] > 2.0
+    # the thigh's heading drifts: femoral rotation with it (the knee's relative heading
+    # is also held by the hinge while the knee is held, heading.HingeDrift)
+    assert without["femoral_ir_deg"] > 2.0
     assert with_rule["knee_abduction_deg"] < 1.0 and with_rule["femoral_ir_deg"] < 1.5
