@@ -382,6 +382,14 @@ axis horizontal); a 30° tilt weighs 0.25."""
 HINGE_STILL_RAD_S = 0.35
 HINGE_SETTLE_S = 0.5
 HINGE_NEW_POSTURE_DEG = 50.0
+HINGE_MIN_TILT_DEG = 20.0
+"""The axis must be at least this far from vertical in both views: the heading of a short
+horizontal projection is mostly the sensors' tilt error (``ε / sin tilt``; with 3–5° of
+tilt error on poor parts an axis 3° from vertical gave headings anywhere)."""
+HINGE_MAX_DRIFT_DEG_S = 0.5
+"""Bound of the correction: 2° plus this rate times the time since the reference — the
+fusion's residual bias after long motion stays below it (0.1–0.5 °/s, simulator); more is
+not drift but a violated assumption, and is not followed."""
 
 
 @dataclass
@@ -392,6 +400,7 @@ class HingeState:
     ref_long: tuple[float, float, float] | None = None  # thigh long axis (earth) at capture
     correction_rad: float = 0.0
     still_run: int = 0
+    age_samples: int = 0                     # samples since the reference was taken
 
 
 class HingeDrift:
@@ -408,8 +417,9 @@ class HingeDrift:
     heading seen from the shank, and the difference is drift of ``δ``.  It is observable
     only as far as the axis is horizontal (weight ``sin²`` of its tilt from vertical: none
     while a clamshell rests with the axis vertical, a quarter at 30° of hip rotation, full
-    on all fours), and it is corrected with time constant :data:`HINGE_TAU_S` of fully
-    weighted samples.  A flexion change turns the shank about that very axis and is not
+    on all fours; not used within :data:`HINGE_MIN_TILT_DEG` of vertical), and it is
+    corrected with time constant :data:`HINGE_TAU_S` of fully weighted samples, never by
+    more than the fusion could have drifted (:data:`HINGE_MAX_DRIFT_DEG_S`).  A flexion change turns the shank about that very axis and is not
     seen; a change of knee abduction or rotation would be, which is why this runs only in
     the hip exercises, where the knee is held.  The correction is relative to the set's
     start (what the posture change brought is not corrected) and is dropped when the
@@ -442,7 +452,10 @@ class HingeDrift:
         k = 1.0 - math.exp(-1.0 / (HINGE_TAU_S * self.fs_hz))
         settle = int(round(HINGE_SETTLE_S * self.fs_hz))
         cos_new = math.cos(math.radians(HINGE_NEW_POSTURE_DEG))
+        w_min = math.sin(math.radians(HINGE_MIN_TILT_DEG)) ** 2
+        c0, dc = math.radians(2.0), math.radians(HINGE_MAX_DRIFT_DEG_S) / self.fs_hz
         ref, ref_long, c, run = st.ref, st.ref_long, st.correction_rad, st.still_run
+        age = st.age_samples
         rt = r_t.reshape(n, 9).tolist()
         for i, (r, ak, lt, s, u, d) in enumerate(zip(
                 rt, a_k.tolist(), long_t.tolist(), still.tolist(), upright.tolist(),
@@ -453,6 +466,7 @@ class HingeDrift:
                 out[i] = 0.0
                 continue
             run = run + 1 if s else 0
+            age += 1
             if ref is not None and (lt[0] * ref_long[0] + lt[1] * ref_long[1]
                                     + lt[2] * ref_long[2]) < cos_new:
                 ref, ref_long, c = None, None, 0.0          # a new posture
@@ -464,13 +478,16 @@ class HingeDrift:
                     ref = (r[0] * vx + r[3] * vy + r[6] * vz, r[1] * vx + r[4] * vy
                            + r[7] * vz, r[2] * vx + r[5] * vy + r[8] * vz)
                     ref_long = tuple(lt)
+                    age = 0
                 continue
             px = r[0] * ref[0] + r[1] * ref[1] + r[2] * ref[2]
             py = r[3] * ref[0] + r[4] * ref[1] + r[5] * ref[2]
             w = min(px * px + py * py, vx * vx + vy * vy)
-            if w < 1e-4:
+            if w < w_min:
                 continue
             e = math.atan2(vx * py - vy * px, vx * px + vy * py)   # heading p − heading v
-            c += k * w * e
+            lim = c0 + dc * age
+            c = min(max(c + k * w * e, -lim), lim)
         st.ref, st.ref_long, st.correction_rad, st.still_run = ref, ref_long, c, run
+        st.age_samples = age
         return out

@@ -272,3 +272,31 @@ def test_hinge_invents_nothing_when_the_knee_axis_stays_vertical():
     n = len(t)
     c = HingeDrift(100.0).update(q_t, q_k, np.zeros(n), gyr, gyr, True, np.zeros(n, bool))
     assert np.max(np.abs(c)) < 1e-9
+
+
+def test_hinge_ignores_an_axis_near_vertical_and_never_exceeds_plausible_drift():
+    """Poor sensors tilt the estimate by degrees; with the knee axis a few degrees from
+    vertical the heading of its horizontal projection is then anywhere.  Such samples are
+    not used, and the correction stays within what the fusion could have drifted."""
+    from imu_valgus.heading import HINGE_MAX_DRIFT_DEG_S, HingeDrift
+
+    tilt = rot_y(0.0)
+    near_vertical = Q.to_matrix(Q.from_rotvec(np.array([np.radians(4.0), 0.0, 0.0])))
+    t, q_t, q_k, gyr, g = _held_knee(near_vertical @ tilt, [0.0, 0.0, 1.0], 30.0, 0.0)
+    # a 3° tilt error of the shank's estimate, about a horizontal axis
+    q_k = Q.mul(Q.from_rotvec(np.array([0.0, np.radians(3.0), 0.0])), q_k)
+    n = len(t)
+    c = HingeDrift(100.0).update(q_t, q_k, np.zeros(n), gyr, gyr, True, np.zeros(n, bool))
+    assert np.max(np.abs(c)) < 1e-9
+    # all fours, but a shank whose estimate is 40° off in heading from the start
+    fours = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+    t, q_t, q_k, gyr, g = _held_knee(fours, [1.0, 0.0, 0.0], 40.0, 0.0, seconds=10.0)
+    n = len(t)
+    jump = np.where(t > 5.0, np.radians(40.0), 0.0)
+    z = np.zeros((n, 3))
+    z[:, 2] = jump
+    q_k = Q.mul(Q.from_rotvec(z), q_k)
+    c = HingeDrift(100.0).update(q_t, q_k, np.zeros(n), gyr, gyr, True, np.zeros(n, bool))
+    bound = np.radians(2.0 + HINGE_MAX_DRIFT_DEG_S * (t - 0.5))
+    assert np.all(np.abs(c) <= bound + 1e-9)
+    assert np.degrees(np.abs(c[-1])) < 2.0 + HINGE_MAX_DRIFT_DEG_S * 10.0
