@@ -101,6 +101,12 @@ class AccCalibration:
     gyr_turns: int = 0
     gyr_misfit_deg: float = 0.0
 
+    def __post_init__(self) -> None:
+        # a tuple of floats whatever was passed (a list or an array compares, hashes and
+        # tests against the identity wrongly)
+        object.__setattr__(self, "gyr_matrix",
+                           tuple(float(v) for v in np.asarray(self.gyr_matrix).ravel()))
+
     @property
     def is_identity(self) -> bool:
         return self.offset_m_s2 == (0.0, 0.0, 0.0) and self.scale == (1.0, 1.0, 1.0) \

@@ -387,20 +387,23 @@ HINGE_MIN_TILT_DEG = 20.0
 horizontal projection is mostly the sensors' tilt error (``ε / sin tilt``; with 3–5° of
 tilt error on poor parts an axis 3° from vertical gave headings anywhere)."""
 HINGE_MAX_DRIFT_DEG_S = 0.5
-"""Bound of the correction: 2° plus this rate times the time since the reference — the
-fusion's residual bias after long motion stays below it (0.1–0.5 °/s, simulator); more is
-not drift but a violated assumption, and is not followed."""
+"""The correction changes no faster than this (the fusion's residual bias after long
+motion stays below it: 0.1–0.5 °/s, simulator)."""
+HINGE_OUTLIER_DEG = 5.0
+"""A disagreement larger than this is not drift (which the correction follows within a
+fraction of a degree) but a violated assumption — a strap that slipped, the knee turning —
+and the sample is not used."""
 
 
 @dataclass
 class HingeState:
     """Snapshot-able state of :class:`HingeDrift`."""
 
-    ref: tuple[float, float, float] | None = None   # shank's knee axis, thigh segment frame
+    ref: tuple[float, float, float] | None = None   # thigh's knee axis, shank segment frame
     ref_long: tuple[float, float, float] | None = None  # thigh long axis (earth) at capture
     correction_rad: float = 0.0
     still_run: int = 0
-    age_samples: int = 0                     # samples since the reference was taken
+    away_run: int = 0                        # still samples far from the reference posture
 
 
 class HingeDrift:
@@ -410,26 +413,34 @@ class HingeDrift:
     holds ``δ`` for the whole set and the fusion's residual gyroscope bias (after long
     motion with no rest, 0.1–0.5 °/s) drifts it by several degrees per set — knee flexion
     itself, when the knee's axis is vertical (side-lying).  In these exercises the knee
-    is held while the hip moves, and the knee is a hinge: whatever it flexes, the knee's
-    axis is the same line for both segments.  So once the leg has settled into the new
-    posture, the shank's knee axis is recorded in the thigh's frame; afterwards, wherever
-    the hip takes the leg, the heading of that axis seen from the thigh must match its
-    heading seen from the shank, and the difference is drift of ``δ``.  It is observable
-    only as far as the axis is horizontal (weight ``sin²`` of its tilt from vertical: none
-    while a clamshell rests with the axis vertical, a quarter at 30° of hip rotation, full
-    on all fours; not used within :data:`HINGE_MIN_TILT_DEG` of vertical), and it is
-    corrected with time constant :data:`HINGE_TAU_S` of fully weighted samples, never by
-    more than the fusion could have drifted (:data:`HINGE_MAX_DRIFT_DEG_S`).  A flexion change turns the shank about that very axis and is not
-    seen; a change of knee abduction or rotation would be, which is why this runs only in
-    the hip exercises, where the knee is held.  The correction is relative to the set's
-    start (what the posture change brought is not corrected) and is dropped when the
-    posture changes (the thigh's long axis moves :data:`HINGE_NEW_POSTURE_DEG` from where
-    it was) or the leg stands up, where the upright rests anchor ``δ`` again.
+    is held while the hip moves, and the knee is a hinge: the thigh's knee axis, seen from
+    the shank, does not move when the knee flexes (flexion is the first rotation of the
+    knee angles, about that very axis) and moves little with what the knee does besides.
+    So once the leg has settled into a posture, the thigh's knee axis is recorded in the
+    shank's frame; afterwards, wherever the hip takes the leg, the heading of that axis
+    seen from the thigh must match its heading seen from the shank, and the difference is
+    drift of ``δ``.  It is observable only as far as the axis is horizontal (weight
+    ``sin²`` of its tilt from vertical: none while a clamshell rests with the axis
+    vertical, a quarter at 30° of hip rotation, full on all fours; not used within
+    :data:`HINGE_MIN_TILT_DEG` of vertical), and it is corrected with time constant
+    :data:`HINGE_TAU_S` of fully weighted samples, never faster than the fusion can drift
+    (:data:`HINGE_MAX_DRIFT_DEG_S`); a disagreement beyond :data:`HINGE_OUTLIER_DEG` is
+    a violated assumption and not followed.  Only in the hip exercises (the knee is held).
+    The correction is relative to the first settled posture (what lying down brought is
+    not corrected); a new posture (the thigh still, :data:`HINGE_NEW_POSTURE_DEG` from the
+    reference) takes a new reference and keeps the correction; an upright rest, where
+    the tracker anchors ``δ`` again, ends it.
     """
 
     def __init__(self, fs_hz: float) -> None:
         self.fs_hz = float(fs_hz)
         self.state = HingeState()
+
+    def snapshot(self) -> HingeState:
+        return replace(self.state)
+
+    def restore(self, state: HingeState) -> None:
+        self.state = replace(state)
 
     def update(self, q_e_t: np.ndarray, q_ek_k: np.ndarray, delta_rad: np.ndarray,
                gyr_t_rad_s: np.ndarray, gyr_k_rad_s: np.ndarray, active: bool,
@@ -440,54 +451,58 @@ class HingeDrift:
         ``upright``: the tracker's upright-rest samples."""
         n = len(delta_rad)
         out = np.zeros(n)
-        st = self.state
-        if not active:
-            self.state = HingeState()
+        if not active or n == 0:
+            if not active:
+                self.state = HingeState()
             return out
-        r_t = Q.to_matrix(q_e_t)                                  # thigh segment → earth
-        a_k = Q.rotate(q_ek_k, np.array([0.0, 0.0, 1.0]))         # shank axis, shank earth
-        long_t = r_t[:, :, 1]
+        st = self.state
+        r_k = Q.to_matrix(q_ek_k)                                 # shank segment → its earth
+        a_t = Q.rotate(q_e_t, np.array([0.0, 0.0, 1.0]))          # thigh axis, thigh earth
+        long_t = Q.rotate(q_e_t, np.array([0.0, 1.0, 0.0]))
         still = ((np.einsum("ij,ij->i", gyr_t_rad_s, gyr_t_rad_s) < HINGE_STILL_RAD_S ** 2)
                  & (np.einsum("ij,ij->i", gyr_k_rad_s, gyr_k_rad_s) < HINGE_STILL_RAD_S ** 2))
         k = 1.0 - math.exp(-1.0 / (HINGE_TAU_S * self.fs_hz))
         settle = int(round(HINGE_SETTLE_S * self.fs_hz))
         cos_new = math.cos(math.radians(HINGE_NEW_POSTURE_DEG))
         w_min = math.sin(math.radians(HINGE_MIN_TILT_DEG)) ** 2
-        c0, dc = math.radians(2.0), math.radians(HINGE_MAX_DRIFT_DEG_S) / self.fs_hz
-        ref, ref_long, c, run = st.ref, st.ref_long, st.correction_rad, st.still_run
-        age = st.age_samples
-        rt = r_t.reshape(n, 9).tolist()
-        for i, (r, ak, lt, s, u, d) in enumerate(zip(
-                rt, a_k.tolist(), long_t.tolist(), still.tolist(), upright.tolist(),
-                np.asarray(delta_rad, float).tolist(), strict=True)):
-            out[i] = c
+        dc = math.radians(HINGE_MAX_DRIFT_DEG_S) / self.fs_hz
+        outlier = math.radians(HINGE_OUTLIER_DEG)
+        ref, ref_long, c = st.ref, st.ref_long, st.correction_rad
+        run, away = st.still_run, st.away_run
+        for i, (r, at, lt, s, u, d) in enumerate(zip(
+                r_k.reshape(n, 9).tolist(), a_t.tolist(), long_t.tolist(), still.tolist(),
+                upright.tolist(), np.asarray(delta_rad, float).tolist(), strict=True)):
             if u:                          # standing: the upright rests anchor δ
-                ref, ref_long, c, run = None, None, 0.0, 0
-                out[i] = 0.0
+                ref, ref_long, c, run, away = None, None, 0.0, 0, 0
                 continue
+            out[i] = c
             run = run + 1 if s else 0
-            age += 1
-            if ref is not None and (lt[0] * ref_long[0] + lt[1] * ref_long[1]
-                                    + lt[2] * ref_long[2]) < cos_new:
-                ref, ref_long, c = None, None, 0.0          # a new posture
-                out[i] = 0.0
+            if ref is not None:
+                far = (lt[0] * ref_long[0] + lt[1] * ref_long[1] + lt[2] * ref_long[2]
+                       ) < cos_new
+                away = away + 1 if (far and s) else 0
+                if away >= settle:         # settled in a new posture: a new reference
+                    ref, away = None, 0
             ca, sa = math.cos(d + c), math.sin(d + c)
-            vx, vy, vz = ca * ak[0] - sa * ak[1], sa * ak[0] + ca * ak[1], ak[2]
             if ref is None:
-                if run >= settle:          # settled: the shank's axis in the thigh frame
+                if run >= settle:          # settled: the thigh's axis in the shank frame
+                    # v = R_z(-(δ+c)) a_t (shank earth), ref = R_kᵀ v
+                    vx, vy, vz = ca * at[0] + sa * at[1], -sa * at[0] + ca * at[1], at[2]
                     ref = (r[0] * vx + r[3] * vy + r[6] * vz, r[1] * vx + r[4] * vy
                            + r[7] * vz, r[2] * vx + r[5] * vy + r[8] * vz)
                     ref_long = tuple(lt)
-                    age = 0
                 continue
-            px = r[0] * ref[0] + r[1] * ref[1] + r[2] * ref[2]
-            py = r[3] * ref[0] + r[4] * ref[1] + r[5] * ref[2]
-            w = min(px * px + py * py, vx * vx + vy * vy)
+            # the thigh's axis as the shank sees it, in the thigh's earth frame
+            kx = r[0] * ref[0] + r[1] * ref[1] + r[2] * ref[2]
+            ky = r[3] * ref[0] + r[4] * ref[1] + r[5] * ref[2]
+            px, py = ca * kx - sa * ky, sa * kx + ca * ky
+            w = min(px * px + py * py, at[0] * at[0] + at[1] * at[1])
             if w < w_min:
                 continue
-            e = math.atan2(vx * py - vy * px, vx * px + vy * py)   # heading p − heading v
-            lim = c0 + dc * age
-            c = min(max(c + k * w * e, -lim), lim)
-        st.ref, st.ref_long, st.correction_rad, st.still_run = ref, ref_long, c, run
-        st.age_samples = age
+            e = math.atan2(px * at[1] - py * at[0], px * at[0] + py * at[1])  # a_t − p
+            if abs(e) > outlier:
+                continue
+            c += min(max(k * w * e, -dc), dc)
+        st.ref, st.ref_long, st.correction_rad = ref, ref_long, c
+        st.still_run, st.away_run = run, away
         return out

@@ -606,9 +606,9 @@ def uncalibrated_notices(sensors: Sequence[SensorEntry]) -> tuple[str, ...]:
              and s.acc_calibration.cross_axis != (0.0, 0.0, 0.0)
              and not s.acc_calibration.has_gyro]
     if names:
-        out.append(f"{listed(names)}: gyroscope not calibrated (an older calibration) — "
-                   "knee flexion lying on the side may be off by 2–4°; run 'imu-valgus "
-                   "sensors calibrate' again")
+        out.append(f"{listed(names)}: gyroscope not calibrated (an older calibration, or "
+                   "its turns were rejected) — knee flexion lying on the side may be off by "
+                   "2–4°; run 'imu-valgus sensors calibrate' again")
     return tuple(out)
 
 

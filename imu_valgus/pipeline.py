@@ -434,6 +434,7 @@ class _Leg:
         self.sync = _LegSync(config.fs_hz)
         self.calibration: LegCalibration | None = None
         self.heading: HeadingTracker | None = None
+        self.hinge = HingeDrift(config.fs_hz)
         self._stand: list[tuple[np.ndarray, np.ndarray]] = []
         self._move: list[tuple[np.ndarray, np.ndarray]] = []
         self._auto = False

@@ -156,6 +156,7 @@ def test_live_status_line_says_when_accelerometers_are_not_calibrated():
     text = source(("left thigh sensor: accelerometer not calibrated — …",)).status_text()
     assert "accelerometer not calibrated" in text and "sensors calibrate" in text
     assert "calibrated" not in source(()).status_text()
-    text = source(("left thigh sensor: gyroscope not calibrated (an older calibration) — …",)
+    text = source(("left thigh sensor: gyroscope not calibrated (an older calibration, or its "
+                   "turns were rejected) — …",)
                   ).status_text()
     assert "gyroscope not calibrated" in text and "accelerometer" not in text

@@ -143,3 +143,25 @@ def test_sessions_with_older_calibrations_are_told_to_redo_them():
     assert notes[0].startswith("right thigh sensor: accelerometer not calibrated")
     assert notes[1].startswith("left shank sensor: gyroscope not calibrated")
     assert uncalibrated_notices(entries[:1]) == ()
+
+
+def test_collector_notes_lost_packets_and_drops_repeated_ones():
+    """The BLE collector: a lost packet is a break (turns across it are not integrated),
+    a repeated or late one is dropped, sensor time wraps at 2**32 µs."""
+    from imu_valgus.ble.acc_calibrate import FaceCollector
+    from imu_valgus.ble.manager import SensorData
+    from imu_valgus.simulator.radio import encode_packets
+
+    n_per, period = 10, 5000
+    m = 8
+    t0 = ((1 << 32) - 3 * n_per * period + np.arange(m) * n_per * period) % (1 << 32)
+    acc = np.tile([0.0, 0.0, 9.81], (m, n_per, 1))
+    gyr = np.zeros((m, n_per, 3))
+    payloads = encode_packets(np.arange(m), t0, period, acc, gyr, None, 8, 2000)
+    order = [0, 1, 2, 3, 3, 2, 5, 6, 7]          # a repeat, a late one, packet 4 lost
+    col = FaceCollector(["left_thigh"])
+    for i in order:
+        col.feed(SensorData("left_thigh", 0.0, payloads[i]))
+    a, _, fs = col.samples("left_thigh")
+    assert len(a) == 7 * n_per and fs == 200.0
+    assert col._breaks["left_thigh"] == [4 * n_per]

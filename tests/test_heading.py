@@ -213,7 +213,8 @@ def test_hard_iron_is_found_from_rotations_and_packet_sizes_do_not_matter():
 
 # ------------------------------------------------------------- hinge drift (knee held)
 def _held_knee(posture: np.ndarray, hip_axis, hip_amp_deg: float, drift_deg_s: float,
-               fs: float = 100.0, seconds: float = 40.0):
+               fs: float = 100.0, seconds: float = 40.0, abd_deg: float = 0.0,
+               rot_deg: float = 0.0, flex_wobble_deg: float = 0.0):
     """A knee held at 90° while the hip moves (``hip_amp_deg`` about ``hip_axis``, in
     the posture's frame, after 1 s still), the shank's 6D earth frame drifting in
     heading by ``drift_deg_s``: segment quaternions as the pipeline hands them over, and
@@ -223,8 +224,14 @@ def _held_knee(posture: np.ndarray, hip_axis, hip_amp_deg: float, drift_deg_s: f
     hip = np.radians(hip_amp_deg) * np.sin(2 * np.pi * 0.4 * np.clip(t - 1.0, 0, None)) ** 2
     axis = np.asarray(hip_axis, float) / np.linalg.norm(hip_axis)
     q_t = Q.mul(Q.from_matrix(posture), Q.from_rotvec(hip[:, None] * axis))
-    knee = Q.from_axis_angle(np.array([0.0, 0.0, 1.0]), np.radians(-90.0))
-    q_k = Q.mul(q_t, np.tile(knee, (n, 1)))                      # rigid knee
+    # the knee: flexion about the thigh's z first (90° ± a wobble), then abduction, rotation
+    flex = np.radians(-90.0 + flex_wobble_deg * np.sin(2 * np.pi * 0.23 * t))
+    knee = Q.mul(Q.mul(Q.from_rotvec(flex[:, None] * np.array([0.0, 0.0, 1.0])),
+                       np.tile(Q.from_axis_angle(np.array([1.0, 0.0, 0.0]),
+                                                 np.radians(abd_deg)), (n, 1))),
+                 np.tile(Q.from_axis_angle(np.array([0.0, 1.0, 0.0]), np.radians(rot_deg)),
+                         (n, 1)))
+    q_k = Q.mul(q_t, knee)                                       # the held knee
     g = np.radians(drift_deg_s) * t
     z = np.zeros((n, 3))
     z[:, 2] = -g
@@ -300,3 +307,30 @@ def test_hinge_ignores_an_axis_near_vertical_and_never_exceeds_plausible_drift()
     bound = np.radians(2.0 + HINGE_MAX_DRIFT_DEG_S * (t - 0.5))
     assert np.all(np.abs(c) <= bound + 1e-9)
     assert np.degrees(np.abs(c[-1])) < 2.0 + HINGE_MAX_DRIFT_DEG_S * 10.0
+
+
+def test_hinge_is_blind_to_flexion_keeps_its_correction_and_ignores_jumps():
+    from imu_valgus.heading import HingeDrift
+
+    fours = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+    # a knee with abduction and rotation whose flexion wobbles ±15°: no drift, no correction
+    t, q_t, q_k, gyr, g = _held_knee(fours, [1.0, 0.0, 0.0], 40.0, 0.0, abd_deg=5.0,
+                                     rot_deg=8.0, flex_wobble_deg=15.0)
+    n = len(t)
+    c = HingeDrift(100.0).update(q_t, q_k, np.zeros(n), gyr, gyr, True, np.zeros(n, bool))
+    assert np.degrees(np.max(np.abs(c))) < 0.05
+    # hip swings beyond 50° (a deep hydrant): still tracked, never reset mid-set
+    t, q_t, q_k, gyr, g = _held_knee(fours, [1.0, 0.0, 0.0], 60.0, 0.3)
+    n = len(t)
+    c = HingeDrift(100.0).update(q_t, q_k, np.zeros(n), gyr, gyr, True, np.zeros(n, bool))
+    ref = g - g[50]
+    late = t > 10.0
+    assert np.degrees(np.max(np.abs(c[late] - ref[late]))) < 0.4
+    # a 40° jump of the shank's heading (a strap that turned) is not followed
+    t, q_t, q_k, gyr, g = _held_knee(fours, [1.0, 0.0, 0.0], 40.0, 0.0, seconds=20.0)
+    n = len(t)
+    z = np.zeros((n, 3))
+    z[:, 2] = np.where(t > 5.0, np.radians(40.0), 0.0)
+    c = HingeDrift(100.0).update(q_t, Q.mul(Q.from_rotvec(z), q_k), np.zeros(n), gyr, gyr,
+                                 True, np.zeros(n, bool))
+    assert np.degrees(np.max(np.abs(c))) < 0.5

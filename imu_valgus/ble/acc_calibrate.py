@@ -137,7 +137,12 @@ class FaceCollector:
         expected = self._next_t0[loc]
         if expected is not None:
             off = (pkt.t0_us - expected) % (1 << 32)       # sensor time wraps at 2**32 µs
-            if min(off, (1 << 32) - off) > pkt.period_us // 2:
+            if off >= 1 << 31:
+                off -= 1 << 32
+            missing = round(off / pkt.period_us)            # as the pipeline counts them
+            if missing < 0:
+                return                     # a duplicate or late packet: already covered
+            if missing > 0:
                 self._breaks[loc].append(self._count[loc])
         self._next_t0[loc] = (pkt.t0_us + pkt.n_samples * pkt.period_us) % (1 << 32)
         self._count[loc] += pkt.n_samples

@@ -92,8 +92,9 @@ class LiveFusion:
         ``hold_rest`` (bool, or one per sensor): the caller knows the sensor is not at rest
         during this packet even if its own signals look quiet — e.g. the other segment of
         its leg is moving, so soft tissue slowly twists it on a still segment (the
-        pipeline's leg rule).  No sample of the packet starts or continues a rest, so the
-        bias is not learnt from it; a rest needs ``rest_min_t_s`` of quiet after it.
+        pipeline's leg rule).  No sample of the packet starts or continues a rest, so it
+        is not learnt as rest bias (motion-bias estimation, when on, goes on as in any
+        motion); a rest needs ``rest_min_t_s`` of quiet after it.
         """
         g, batched = self._packet("gyr_rad_s", gyr_rad_s)
         a, b2 = self._packet("acc_m_s2", acc_m_s2)
