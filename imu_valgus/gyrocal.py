@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from imu_valgus import quaternion as Q
 from imu_valgus.fusion.scan import gyro_increments, prefix_product
 
 TURN_MAX_S = 30.0
@@ -78,16 +79,6 @@ def _skew(v: np.ndarray) -> np.ndarray:
     return np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
 
 
-def _rot_matrices(q: np.ndarray) -> np.ndarray:
-    """``(N, 3, 3)`` rotation matrices of component-major quaternions ``(4, N)``."""
-    w, x, y, z = q
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-    ], -2)
-
-
 @dataclass(frozen=True)
 class _Turn:
     x: np.ndarray        # (n, 3) raw rate minus interpolated bias
@@ -118,7 +109,7 @@ def _integrate(g: np.ndarray, x: np.ndarray, dt: float) -> np.ndarray:
     rates ``G x``."""
     w = x @ g.T
     inc = gyro_increments(w[:, 0], w[:, 1], w[:, 2], dt)       # (4, n)
-    return _rot_matrices(prefix_product(inc[:, None, :])[:, 0])
+    return Q.to_matrix(prefix_product(inc[:, None, :])[:, 0].T)
 
 
 def fit_gyroscope(gyr_rad_s: np.ndarray, fs_hz: float, rests: list[tuple[int, int]],

@@ -457,8 +457,8 @@ class HingeDrift:
             return out
         st = self.state
         r_k = Q.to_matrix(q_ek_k)                                 # shank segment → its earth
-        a_t = Q.rotate(q_e_t, np.array([0.0, 0.0, 1.0]))          # thigh axis, thigh earth
-        long_t = Q.rotate(q_e_t, np.array([0.0, 1.0, 0.0]))
+        r_t = Q.to_matrix(q_e_t)
+        a_t, long_t = r_t[:, :, 2], r_t[:, :, 1]                 # knee and long axes (earth)
         still = ((np.einsum("ij,ij->i", gyr_t_rad_s, gyr_t_rad_s) < HINGE_STILL_RAD_S ** 2)
                  & (np.einsum("ij,ij->i", gyr_k_rad_s, gyr_k_rad_s) < HINGE_STILL_RAD_S ** 2))
         k = 1.0 - math.exp(-1.0 / (HINGE_TAU_S * self.fs_hz))
