@@ -430,7 +430,9 @@ def estimate_thigh_twist(y_t: np.ndarray, z_t: np.ndarray, y_k: np.ndarray, z_k:
         rot = knee.rotation_deg - p[3] * knee.flexion_deg - p[4]
         return abd, rot, d
 
-    scale = 0.5 * np.sqrt(n)
+    # one independent residual per correlation time of movement, each of the nominal 0.5°
+    n_eff = max(1.0, (moving_s or n / 200.0) / TWIST_CORRELATION_S)
+    scale = 0.5 * np.sqrt(n / n_eff)
 
     def residuals(p):
         abd, rot, d = data(p)
@@ -448,11 +450,9 @@ def estimate_thigh_twist(y_t: np.ndarray, z_t: np.ndarray, y_k: np.ndarray, z_k:
         return ThighTwist(raw=float(fixed_twist), sigma=0.0, z_t=r_t[:, 2], z_k=r_k[:, 2])
     abd, rot, _ = data(sol.x)
     s_deg = float(np.sqrt(np.mean(np.concatenate([abd, rot - np.mean(rot)]) ** 2)))
-    # data rows rescaled from the nominal 0.5° to the residuals' own scale, counting one
-    # independent residual per correlation time
+    # data rows rescaled from the nominal 0.5° to the residuals' own scale
     jac = sol.jac.copy()
-    n_eff = max(1.0, (moving_s or n / 200.0) / TWIST_CORRELATION_S)
-    w = 0.5 / max(s_deg, 1e-3) * np.sqrt(n_eff)
+    w = 0.5 / max(s_deg, 1e-3)
     jac[: 2 * n] *= w
     try:
         cov = np.linalg.inv(jac.T @ jac)

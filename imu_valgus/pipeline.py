@@ -552,6 +552,14 @@ class _Leg:
         q_e_t = Q.mul(thigh[:, :4], cal.q_st_t)
         q_ek_k = Q.mul(shank[:, :4], cal.q_sk_k)
         mag = thigh.shape[1] >= 13 and shank.shape[1] >= 13
+        # soft-tissue twist of the thigh sensor (calibration.estimate_thigh_twist), taken
+        # out before anything reads the thigh's heading (gait follows it); its knee
+        # flexion from the relative heading as it stood before this block (flexion
+        # hardly depends on it)
+        if cal.thigh_twist_deg_per_deg:
+            before = self.heading.state.delta_rad + self.hinge.state.correction_rad
+            q_e_t = untwist_thigh(q_e_t, Q.mul(heading_quaternion(before), q_ek_k),
+                                  self.side, cal.thigh_twist_deg_per_deg)
         delta, psi, upright = self.heading.update(
             t, q_e_t, q_ek_k, thigh[:, 4:7], shank[:, 4:7], follow=self.task in GAIT_TASKS,
             field_t=thigh[:, 10:13] if mag else None, field_k=shank[:, 10:13] if mag else None)
@@ -559,8 +567,6 @@ class _Leg:
         delta = delta + self.hinge.update(q_e_t, q_ek_k, delta, thigh[:, 4:7], shank[:, 4:7],
                                           self.task in HIP_EXERCISES, upright)
         q_e_k = Q.mul(heading_quaternion(delta), q_ek_k)
-        # soft-tissue twist of the thigh sensor (calibration.estimate_thigh_twist)
-        q_e_t = untwist_thigh(q_e_t, q_e_k, self.side, cal.thigh_twist_deg_per_deg)
         r_e_t, r_e_k = Q.to_matrix(q_e_t), Q.to_matrix(q_e_k)
         r_e_p = rot_z(psi) @ R_E_UPRIGHT      # R_E_P (N, 3, 3), as calibration.reference_frame
         excursion, lying, changing = None, None, None

@@ -53,6 +53,17 @@ def test_estimator_recovers_a_known_thigh_twist(k_t, k_s, side):
     assert abs(shrink_twist(tw.raw, tw.sigma) - k_t) < 0.006
 
 
+@pytest.mark.parametrize("k_t,side", [(0.04, "left"), (-0.05, "right"), (0.08, "left")])
+def test_the_estimate_does_not_depend_on_where_the_axes_start(k_t, side):
+    # the 2-DoF refinement leaves the thigh's axis wherever the twist put it; the data,
+    # not the weak prior on the axes, must decide how much is twist (the data counted as
+    # one residual pulled the estimate 0.02-0.03 °/° towards the starting axes)
+    args = list(_bends(k_t, 0.02, side))
+    args[1] = Q.rotate(Q.from_axis_angle(args[0], np.radians(8.0)), args[1])
+    tw = estimate_thigh_twist(*args, delta_obs_rad=0.0, coupled_abduction_deg_per_deg=0.02)
+    assert abs(tw.raw - k_t) < 0.005
+
+
 @pytest.mark.parametrize("k_s,side", [(0.0, "left"), (0.03, "right")])
 def test_estimator_finds_no_thigh_twist_where_there_is_none(k_s, side):
     # the shank's own twist looks like tibial rotation and must not leak into the thigh's
@@ -76,12 +87,16 @@ def _calibration(level, seed):
     return cal[0].calibration, sim.sensor_truth["left_thigh"].mounting.sta_axial_deg_per_deg
 
 
-def test_simulated_calibration_estimates_the_twist_and_none_without_soft_tissue():
-    cal, k_true = _calibration(IDEAL_WITH_TISSUE, 2)
+@pytest.mark.parametrize("seed", [2, 3])
+def test_simulated_calibration_estimates_the_twist(seed):
+    # seeds whose athlete's passive abduction coupling is near the assumed 0.02 °/° (a
+    # coupling 0.01 °/° off moves the estimate by about 0.005 °/°, docs/kinematics.md)
+    cal, k_true = _calibration(IDEAL_WITH_TISSUE, seed)
     assert abs(k_true) > 0.02
-    # the estimate is attenuated (about 0.75 of the truth on simulator bends to ~50°)
-    assert np.sign(cal.thigh_twist_deg_per_deg) == np.sign(k_true)
-    assert 0.4 * abs(k_true) < abs(cal.thigh_twist_deg_per_deg) < 1.2 * abs(k_true)
+    assert abs(cal.thigh_twist_deg_per_deg - k_true) < 0.12 * abs(k_true)
+
+
+def test_simulated_calibration_finds_no_twist_without_soft_tissue():
     cal, k_true = _calibration("ideal", 2)
     assert k_true == 0.0
     assert abs(cal.thigh_twist_raw) < 0.004
@@ -150,3 +165,19 @@ def test_a_still_thigh_twisted_by_the_knee_is_not_taken_for_a_rest(monkeypatch):
     # is also held by the hinge while the knee is held, heading.HingeDrift)
     assert without["femoral_ir_deg"] > 2.0
     assert with_rule["knee_abduction_deg"] < 1.0 and with_rule["femoral_ir_deg"] < 1.5
+
+
+def test_gait_follows_the_untwisted_thigh(monkeypatch):
+    # in gait the reference heading follows the thigh's; it must follow the femur's, not
+    # the sensor's, or the twist taken out of the thigh comes back as femoral rotation
+    # (here 0.75° with the compensation against 0.44° without, when it followed the
+    # sensor; stair descent, realistic sensors, true twist: 1.7–3.0° against 0.6°)
+    sim = simulate(SimulationConfig(task="stair-descent", steps=8, side="left", seed=2,
+                                    sensor_errors=IDEAL_WITH_TISSUE))
+    with_comp = _errors(sim, "left")
+    monkeypatch.setattr(pipeline_module, "untwist_thigh", lambda q_e_t, *a: q_e_t)
+    monkeypatch.setattr(pipeline_module, "calibrate_leg", _calibrate_without_twist)
+    without = _errors(sim, "left")
+    assert with_comp["femoral_ir_deg"] < 0.9 * without["femoral_ir_deg"]
+    assert with_comp["femoral_ir_deg"] < 0.5
+    assert with_comp["knee_abduction_deg"] < 0.5 * without["knee_abduction_deg"]
