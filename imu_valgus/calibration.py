@@ -346,6 +346,12 @@ def refine_axes_2dof(y_t: np.ndarray, z_t: np.ndarray, y_k: np.ndarray, z_k: np.
 TWIST_MIN_RANGE_DEG = 35.0
 """Thigh twist is estimated only from bends reaching this knee flexion: its signature grows
 with the square of the range (module docstring of :func:`estimate_thigh_twist`)."""
+TWIST_MAX_DEG_PER_DEG = 0.15
+"""Largest thigh twist believed: beyond it (15° at 100° of knee flexion, more than the
+axial soft-tissue rotation reported for the thigh) the bends did not measure a twist but
+something the model lacks (noisy or slipping sensors), and nothing is applied."""
+TWIST_MAX_SIGMA = 0.03
+"""Standard error above which the bends are taken not to determine the twist at all."""
 TWIST_Z = 2.0
 """Shrinkage of the thigh-twist estimate: ``k·max(0, 1 − (TWIST_Z σ / k)²)``, none below
 ``TWIST_Z`` standard errors."""
@@ -467,6 +473,16 @@ def shrink_twist(raw: float, sigma: float, z: float = TWIST_Z) -> float:
     if not np.isfinite(sigma) or raw == 0.0:
         return 0.0
     return float(raw * max(0.0, 1.0 - (z * sigma / raw) ** 2))
+
+
+def twist_to_apply(raw: float, sigma: float, bend_range_deg: float) -> float:
+    """The twist the angles take out: shrunk (:func:`shrink_twist`), and none when the bends
+    did not reach :data:`TWIST_MIN_RANGE_DEG`, the estimate is beyond
+    :data:`TWIST_MAX_DEG_PER_DEG` or its standard error beyond :data:`TWIST_MAX_SIGMA`."""
+    if (bend_range_deg < TWIST_MIN_RANGE_DEG or not abs(raw) <= TWIST_MAX_DEG_PER_DEG
+            or not sigma <= TWIST_MAX_SIGMA):
+        return 0.0
+    return shrink_twist(raw, sigma)
 
 
 def untwist_thigh(q_e_t: np.ndarray, q_e_k: np.ndarray, side: str,
@@ -632,9 +648,8 @@ def calibrate_leg(side: str, standing: tuple[SegmentData, SegmentData],
                                      moving_s=float(moving.sum()) / fs_hz)
         rate = g_k @ r_sk_k[:, 2] - g_t @ r_st_t[:, 2]
         bend = np.cumsum(rate) / fs_hz
-        applied = shrink_twist(twist.raw, twist.sigma)
-        if np.degrees(np.max(bend) - np.min(bend)) < TWIST_MIN_RANGE_DEG:
-            applied = 0.0
+        applied = twist_to_apply(twist.raw, twist.sigma,
+                                 float(np.degrees(np.max(bend) - np.min(bend))))
         if applied:
             fixed = estimate_thigh_twist(*twist_args, **twist_kw, fixed_twist=applied)
             r_st_t, r_sk_k = _frame_from(y_t, fixed.z_t), _frame_from(y_k, fixed.z_k)

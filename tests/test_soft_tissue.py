@@ -7,7 +7,12 @@ import pytest
 
 import imu_valgus.pipeline as pipeline_module
 from imu_valgus import quaternion as Q
-from imu_valgus.calibration import estimate_thigh_twist, reference_frame, shrink_twist
+from imu_valgus.calibration import (
+    estimate_thigh_twist,
+    reference_frame,
+    shrink_twist,
+    twist_to_apply,
+)
 from imu_valgus.kinematics import hip_rotation_matrix, knee_rotation_matrix, rot_y
 from imu_valgus.pipeline import AngleBlock, Calibrated, Pipeline
 from imu_valgus.simulator import SimulationConfig, simulate
@@ -77,6 +82,17 @@ def test_shrinkage_keeps_weak_estimates_at_zero():
     assert shrink_twist(0.0, 0.01) == 0.0
     assert shrink_twist(0.05, float("inf")) == 0.0
     assert 0.04 < shrink_twist(0.05, 0.005) < 0.05
+
+
+def test_implausible_or_undetermined_twists_are_not_applied():
+    assert twist_to_apply(0.05, 0.005, 50.0) == shrink_twist(0.05, 0.005)
+    assert twist_to_apply(0.05, 0.005, 30.0) == 0.0          # bends too shallow
+    # poor sensors: 0.49 ± 0.19 °/° passed the 2σ shrinkage (0.20 applied, 18° at 90° of
+    # flexion) and the stairs that followed raised five false valgus alerts
+    assert twist_to_apply(0.485, 0.187, 47.0) == 0.0
+    assert twist_to_apply(0.20, 0.02, 50.0) == 0.0           # beyond any thigh's twist
+    assert twist_to_apply(0.10, 0.035, 50.0) == 0.0          # bends did not determine it
+    assert twist_to_apply(float("nan"), 0.01, 50.0) == 0.0
 
 
 def _calibration(level, seed):
