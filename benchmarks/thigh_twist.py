@@ -7,7 +7,8 @@ Simulates the guided calibration (quiet standing, three knee bends) of both legs
 product's calibration on it and compares the thigh twist it estimates (°/° of knee
 flexion) with the simulator's.  Prints the RMS error of: no correction, the raw
 least-squares estimate, the applied (shrunk) value, and on how many legs a correction
-was applied.  Also the mean ratio raw/true, which shows a bias as a slope ≠ 1.
+was applied.  Also the least-squares slope of raw on true (Σ raw·k / Σ k²), which shows
+a bias as a slope ≠ 1.
 """
 
 from __future__ import annotations

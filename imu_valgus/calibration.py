@@ -347,9 +347,10 @@ TWIST_MIN_RANGE_DEG = 35.0
 """Thigh twist is estimated only from bends reaching this knee flexion: its signature grows
 with the square of the range (module docstring of :func:`estimate_thigh_twist`)."""
 TWIST_MAX_DEG_PER_DEG = 0.15
-"""Largest thigh twist believed: beyond it (15° at 100° of knee flexion, more than the
-axial soft-tissue rotation reported for the thigh) the bends did not measure a twist but
-something the model lacks (noisy or slipping sensors), and nothing is applied."""
+"""Largest thigh twist believed (15° at 100° of knee flexion): beyond it the bends are taken
+to have measured something the model lacks (noisy or slipping sensors), and nothing is
+applied.  Above the realistic simulator's largest thigh twist (0.096 °/°, displaced
+strap); its poor level draws up to 0.19, where σ is far beyond :data:`TWIST_MAX_SIGMA`."""
 TWIST_MAX_SIGMA = 0.03
 """Standard error above which the bends are taken not to determine the twist at all."""
 TWIST_Z = 2.0
@@ -436,7 +437,11 @@ def estimate_thigh_twist(y_t: np.ndarray, z_t: np.ndarray, y_k: np.ndarray, z_k:
         rot = knee.rotation_deg - p[3] * knee.flexion_deg - p[4]
         return abd, rot, d
 
-    # one independent residual per correlation time of movement, each of the nominal 0.5°
+    # one independent residual per correlation time of movement and channel, each of the
+    # nominal 0.5° (not the residuals' own scale, which the standard error below uses:
+    # refitting at that scale would let poor data overpower the heading constraint on the
+    # combination of axis angles the abduction cannot see; TWIST_MAX_SIGMA bounds how far
+    # the scales can part, σ ≈ 0.034 °/° × scale / 0.5° over three bends)
     n_eff = max(1.0, (moving_s or n / 200.0) / TWIST_CORRELATION_S)
     scale = 0.5 * np.sqrt(n / n_eff)
 

@@ -555,9 +555,10 @@ class _Leg:
         # soft-tissue twist of the thigh sensor (calibration.estimate_thigh_twist), taken
         # out before anything reads the thigh's heading (gait follows it); its knee
         # flexion from the relative heading as it stood before this block (flexion
-        # hardly depends on it)
+        # hardly depends on it: against the per-sample heading, ≤ 3e-4° on the tasks)
         if cal.thigh_twist_deg_per_deg:
-            before = self.heading.state.delta_rad + self.hinge.state.correction_rad
+            before = self.heading.state.delta_rad + (
+                self.hinge.state.correction_rad if self.task in HIP_EXERCISES else 0.0)
             q_e_t = untwist_thigh(q_e_t, Q.mul(heading_quaternion(before), q_ek_k),
                                   self.side, cal.thigh_twist_deg_per_deg)
         delta, psi, upright = self.heading.update(
