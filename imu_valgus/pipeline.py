@@ -17,7 +17,7 @@ Outputs are small frozen dataclasses: :class:`AngleBlock`, :class:`Calibrated`,
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,10 +37,11 @@ from imu_valgus.feedback import AlertRule, FeedbackAction, FeedbackConfig, Feedb
 from imu_valgus.fusion import FusionParams, LiveFusion
 from imu_valgus.heading import HeadingParams, HeadingTracker, HingeDrift
 from imu_valgus.kinematics import (
-    fppa_heading_sensitivity,
-    frontal_plane_projection_angle,
-    hip_angles,
+    fppa_heading_sensitivity_in_p,
+    fppa_in_p,
+    hip_internal_rotation_deg,
     knee_angles,
+    knee_flexion_deg,
     rot_z,
 )
 from imu_valgus.magfield import FieldEstimator
@@ -453,6 +454,7 @@ class _Leg:
         self._rep_t: list[np.ndarray] = []
         self._rep_a: list[dict[str, np.ndarray]] = []
         self._alert_times: list[float] = []
+        self._q_s_seg: tuple[LegCalibration, np.ndarray] | None = None
 
     def set_task(self, task: str) -> None:
         """Therapist's choice of task: rep rule and feedback rules follow it."""
@@ -549,56 +551,72 @@ class _Leg:
 
     def _angles(self, t, thigh, shank) -> list[Output]:
         cal = self.calibration
-        q_e_t = Q.mul(thigh[:, :4], cal.q_st_t)
-        q_ek_k = Q.mul(shank[:, :4], cal.q_sk_k)
+        n = len(t)
+        gyr_t, gyr_k = thigh[:, 4:7], shank[:, 4:7]
+        # both segments at once (blocks are a few samples: numpy's per-call cost dominates):
+        # q_E_T in the thigh sensor's earth frame, q_Ek_K in the shank sensor's, and their
+        # rotation matrices, which everything below reads
+        if self._q_s_seg is None or self._q_s_seg[0] is not cal:
+            self._q_s_seg = (cal, np.stack([cal.q_st_t, cal.q_sk_k])[:, None, :])
+        q_s = np.empty((2, n, 4))
+        q_s[0], q_s[1] = thigh[:, :4], shank[:, :4]
+        q_seg = Q.mul(q_s, self._q_s_seg[1])
+        r_seg = Q.to_matrix(q_seg)
+        q_e_t, q_ek_k = q_seg
+        r_e_t, r_ek_k = r_seg
         mag = thigh.shape[1] >= 13 and shank.shape[1] >= 13
         delta, psi, upright = self.heading.update(
-            t, q_e_t, q_ek_k, thigh[:, 4:7], shank[:, 4:7], follow=self.task in GAIT_TASKS,
-            field_t=thigh[:, 10:13] if mag else None, field_k=shank[:, 10:13] if mag else None)
+            t, q_e_t, q_ek_k, gyr_t, gyr_k, follow=self.task in GAIT_TASKS,
+            field_t=thigh[:, 10:13] if mag else None, field_k=shank[:, 10:13] if mag else None,
+            r_e_t=r_e_t, r_ek_k=r_ek_k)
         # knee held (hip exercises): the hinge takes out δ's drift over the set
-        delta = delta + self.hinge.update(q_e_t, q_ek_k, delta, thigh[:, 4:7], shank[:, 4:7],
-                                          self.task in HIP_EXERCISES, upright)
+        hip_task = self.task in HIP_EXERCISES
+        delta = delta + self.hinge.update(q_e_t, q_ek_k, delta, gyr_t, gyr_k, hip_task,
+                                          upright, r_e_t=r_e_t, r_ek_k=r_ek_k)
         q_e_k = Q.mul(heading_quaternion(delta), q_ek_k)
-        # soft-tissue twist of the thigh sensor (calibration.estimate_thigh_twist)
-        q_e_t = untwist_thigh(q_e_t, q_e_k, self.side, cal.thigh_twist_deg_per_deg)
-        r_e_t, r_e_k = Q.to_matrix(q_e_t), Q.to_matrix(q_e_k)
+        r_e_k = Q.to_matrix(q_e_k)
+        # soft-tissue twist of the thigh sensor (calibration.estimate_thigh_twist), by the
+        # flexion of the uncorrected frames
+        if cal.thigh_twist_deg_per_deg:
+            q_e_t = untwist_thigh(q_e_t, q_e_k, self.side, cal.thigh_twist_deg_per_deg,
+                                  knee_flexion_deg(r_e_t, r_e_k))
+            r_e_t = Q.to_matrix(q_e_t)
         r_e_p = rot_z(psi) @ R_E_UPRIGHT      # R_E_P (N, 3, 3), as calibration.reference_frame
         excursion, lying, changing = None, None, None
-        if self.task in HIP_EXERCISES:
-            excursion, lying, changing, lying_frames = self._excursion(r_e_t, thigh[:, 4:7])
+        if hip_task:
+            excursion, lying, changing, lying_frames = self._excursion(r_e_t, gyr_t)
             r_e_p[lying] = lying_frames[lying]
         knee = knee_angles(r_e_t, r_e_k, self.side)
-        hip = hip_angles(r_e_p, r_e_t, self.side)
-        fppa = frontal_plane_projection_angle(r_e_p, r_e_t, r_e_k, self.side)
-        sens = fppa_heading_sensitivity(r_e_p, r_e_t, r_e_k)
-        femoral_ir = hip.internal_rotation_deg
+        # thigh and shank in P, once for femoral rotation, IMU-FPPA and its sensitivity
+        r_p_e = np.swapaxes(r_e_p, -1, -2)
+        r_p_t, r_p_k = r_p_e @ r_e_t, r_p_e @ r_e_k
+        femoral_ir = hip_internal_rotation_deg(r_p_t, self.side)
+        fppa = fppa_in_p(r_p_t, r_p_k, self.side)
+        sens = fppa_heading_sensitivity_in_p(r_p_t, r_p_k)
         if lying is not None:
             fppa[lying] = np.nan          # a standing measure: not defined lying down
             sens[lying] = np.inf
             femoral_ir = np.where(changing, np.nan, femoral_ir)
-        block = AngleBlock(self.side, t, knee.flexion_deg, knee.abduction_deg,
-                           knee.rotation_deg, fppa, femoral_ir)
         # quality flags
-        flags = np.zeros(len(t), dtype=np.int64)
-        if cal.quality < 0.6:
-            flags |= FLAG_CALIBRATION_POOR
-        flags[self.heading.stale(t)] |= FLAG_HEADING_STALE
-        if self.slip.suspected:
-            flags |= FLAG_SLIP_SUSPECTED
-        flags[knee.flexion_deg < 20.0] |= FLAG_NEAR_EXTENSION
+        flags = np.full(n, (FLAG_CALIBRATION_POOR if cal.quality < 0.6 else 0)
+                        | (FLAG_SLIP_SUSPECTED if self.slip.suspected else 0), dtype=np.int64)
+        np.bitwise_or(flags, FLAG_HEADING_STALE, out=flags, where=self.heading.stale(t))
+        np.bitwise_or(flags, FLAG_NEAR_EXTENSION, out=flags, where=knee.flexion_deg < 20.0)
         fppa_err = sens * self.heading.uncertainty_deg
         max_err = self.config.alert_rule.max_fppa_error_deg
         if max_err is not None:
             ill = fppa_err > max_err
-            flags[ill] |= FLAG_FPPA_ILL_DEFINED
+            np.bitwise_or(flags, FLAG_FPPA_ILL_DEFINED, out=flags, where=ill)
             # not shown as a number: it could be off by more than the valgus rule's margin
             fppa[ill] = np.nan
         if lying is not None:
-            flags[lying] |= FLAG_SIDE_LYING
-            flags[changing] |= FLAG_POSTURE_CHANGING
-        block = replace(block, flags=flags, thigh_excursion_deg=excursion,
-                        fppa_sensitivity=sens, fppa_error_deg=fppa_err,
-                        thigh_up=r_e_t[:, 2, :], shank_up=r_e_k[:, 2, :])
+            np.bitwise_or(flags, FLAG_SIDE_LYING, out=flags, where=lying)
+            np.bitwise_or(flags, FLAG_POSTURE_CHANGING, out=flags, where=changing)
+        block = AngleBlock(self.side, t, knee.flexion_deg, knee.abduction_deg,
+                           knee.rotation_deg, fppa, femoral_ir, flags=flags,
+                           thigh_excursion_deg=excursion, fppa_sensitivity=sens,
+                           thigh_up=r_e_t[:, 2, :], shank_up=r_e_k[:, 2, :],
+                           fppa_error_deg=fppa_err)
         out: list[Output] = [block]
         out.extend(SensorSlip(ts, self.side, loc, msg) for ts, loc, msg in
                    self.slip.update(self.heading.anchor_jumps))
