@@ -16,6 +16,7 @@ Outputs are small frozen dataclasses: :class:`AngleBlock`, :class:`Calibrated`,
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -339,15 +340,15 @@ class SensorStream:
         peer = self.leg_peer
         hold = peer is not None and t_host[0] - peer.moving_until_host_s < LEG_HOLD_S
         q = self._fusion.update(gyr, acc, hold_rest=hold)
-        if float(np.max(np.einsum("ij,ij->i", gyr, gyr))) > LEG_MOVING_RAD_S ** 2:
+        if float(np.einsum("ij,ij->i", gyr, gyr).max()) > LEG_MOVING_RAD_S ** 2:
             self.moving_until_host_s = float(t_host[-1])
         self._t.append(t_host)
         if mag is not None and self._field is not None:
             # field in this sensor's 6D earth frame (NaN until the hard iron is known)
-            self._d.append(np.hstack([q, gyr, acc, self._field.update(q, mag)]))
+            self._d.append(np.concatenate((q, gyr, acc, self._field.update(q, mag)), axis=1))
             self._last_mag = mag[-1]
         else:
-            self._d.append(np.hstack([q, gyr, acc]))
+            self._d.append(np.concatenate((q, gyr, acc), axis=1))
         self._last_t_us = int(t_us[-1])
         self._last_sample = (gyr[-1], acc[-1])
         self.stats.samples += pkt.n_samples
@@ -369,6 +370,10 @@ class SensorStream:
         sensor's 6D earth frame (:class:`~imu_valgus.magfield.FieldEstimator`), µT."""
         if not self._t:
             return np.empty(0), np.empty((0, self._DATA_COLS))
+        if len(self._t) == 1:              # the usual case: one notification since the last
+            t, d = self._t[0], self._d[0]
+            self._t, self._d = [], []
+            return t, d
         w = min(d.shape[1] for d in self._d)
         t, d = np.concatenate(self._t), np.vstack([d[:, :w] for d in self._d])
         self._t, self._d = [], []
@@ -393,32 +398,36 @@ class _LegSync:
             self._d[which] = self._d[which][:, :w].reshape(-1, w)
             d = d[:, :w]
         if len(t):
-            self._t[which] = np.concatenate([self._t[which], t])
-            self._d[which] = np.vstack([self._d[which], d])
+            self._t[which] = np.concatenate((self._t[which], t))
+            self._d[which] = np.concatenate((self._d[which], d))
 
     def pop_grid(self) -> tuple[np.ndarray, list[np.ndarray]] | None:
         """Grid samples covered by both streams: ``(t (M,), [thigh (M,10), shank (M,10)])``."""
-        if not len(self._t[0]) or not len(self._t[1]):
+        t0, t1 = self._t
+        if not len(t0) or not len(t1):
             return None
         if self._k_next is None:
-            start = max(self._t[0][0], self._t[1][0])
-            self._k_next = int(np.ceil(start * self.fs_hz - 1e-9))
-        t_end = min(self._t[0][-1], self._t[1][-1])
-        k_end = int(np.floor(t_end * self.fs_hz + 1e-9))
+            start = max(float(t0[0]), float(t1[0]))
+            self._k_next = math.ceil(start * self.fs_hz - 1e-9)
+        t_end = min(float(t0[-1]), float(t1[-1]))
+        k_end = math.floor(t_end * self.fs_hz + 1e-9)
         if k_end < self._k_next:
             return None
         tg = np.arange(self._k_next, k_end + 1) / self.fs_hz
         out = []
         for i in (0, 1):
             t, d = self._t[i], self._d[i]
-            j = np.clip(np.searchsorted(t, tg, side="right") - 1, 0, len(t) - 2)
             if len(t) == 1:
                 out.append(np.repeat(d, len(tg), axis=0))
                 continue
-            frac = np.clip((tg - t[j]) / (t[j + 1] - t[j]), 0.0, 1.0)
-            q = Q.nlerp(d[j, :4], d[j + 1, :4], frac)
-            rest = d[j, 4:] + frac[:, None] * (d[j + 1, 4:] - d[j, 4:])
-            out.append(np.hstack([q, rest]))
+            # (np.minimum/np.maximum: np.clip's numbers, without its per-call overhead)
+            j = np.minimum(np.maximum(np.searchsorted(t, tg, side="right") - 1, 0), len(t) - 2)
+            tj = t[j]
+            frac = np.minimum(np.maximum((tg - tj) / (t[j + 1] - tj), 0.0), 1.0)
+            dj, dj1 = d[j], d[j + 1]
+            g = dj + frac[:, None] * (dj1 - dj)     # linear for gyr, acc (and field) ...
+            g[:, :4] = Q.nlerp(dj[:, :4], dj1[:, :4], frac)   # ... nlerp for q
+            out.append(g)
             keep = max(int(j[-1]), 0)
             self._t[i], self._d[i] = t[keep:], d[keep:]
         self._k_next = k_end + 1

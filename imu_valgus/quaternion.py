@@ -185,7 +185,7 @@ def nlerp(p: np.ndarray, q: np.ndarray, frac: np.ndarray) -> np.ndarray:
     """
     p = np.asarray(p, float)
     q = np.asarray(q, float)
-    q = np.where(np.sum(p * q, axis=-1, keepdims=True) < 0, -q, q)
+    q = np.where(np.add.reduce(p * q, axis=-1, keepdims=True) < 0, -q, q)   # np.sum
     f = np.asarray(frac, float)[..., None]
     return normalize((1.0 - f) * p + f * q)
 
