@@ -53,7 +53,6 @@ from imu_valgus.reps import (
     RepRule,
     rep_rule_for,
     rep_summary,
-    thigh_excursion_deg,
 )
 from imu_valgus.slip import SlipMonitor
 from imu_valgus.taskrec import (
@@ -457,8 +456,8 @@ class _Leg:
         self._rest_up: np.ndarray | None = None
         self._still_n = 0
         self._posture_changed = False
-        self._lying_z: np.ndarray | None = None    # body's lateral axis (earth) when
-        self._lying_y: np.ndarray | None = None    # side-lying, and its long axis
+        self._lying_frame: np.ndarray | None = None   # R_E_P of the side-lying body (its
+        # lateral axis z vertical, long axis y the thigh's horizontal direction at the rest)
         self.set_task(config.task)
         self._rep_t: list[np.ndarray] = []
         self._rep_a: list[dict[str, np.ndarray]] = []
@@ -476,7 +475,7 @@ class _Leg:
         self.feedback.set_task(task)
         self._rest_up = None
         self._still_n = 0
-        self._lying_z = self._lying_y = None
+        self._lying_frame = None
 
     # -- calibration windows (guided markers, or found in the data)
     def _auto_windows(self, t, thigh, shank) -> None:
@@ -692,45 +691,55 @@ class _Leg:
         lying = np.zeros(n, dtype=bool)
         far = np.zeros(n, dtype=bool)
         frames = np.empty((n, 3, 3))
-        still = np.linalg.norm(gyr_t, axis=1) < 0.15
-        for i in range(n):
-            if self._rest_up is None:
-                self._rest_up = y_e[i].copy()
+        # per sample in plain floats where that gives numpy's numbers (np.linalg.norm along
+        # an axis is sqrt(add.reduce(x*x)); a dot of 3 sums left to right, as np.sum)
+        still = (np.sqrt(np.add.reduce(gyr_t * gyr_t, axis=1)) < 0.15).tolist()
+        to_deg = 180.0 / math.pi                # np.degrees
+        rest = self._rest_up
+        r0, r1, r2 = (0.0, 0.0, 0.0) if rest is None else rest.tolist()
+        for i, (y0, y1, y2) in enumerate(y_e.tolist()):
+            if rest is None:
+                rest = y_e[i].copy()
+                r0, r1, r2 = y0, y1, y2
                 self._set_posture(r_e_t[i])
-            out[i] = thigh_excursion_deg(y_e[i], self._rest_up)
-            far[i] = out[i] > POSTURE_CHANGE_DEG
+            # reps.thigh_excursion_deg(y_e[i], rest)
+            c = y0 * r0 + y1 * r1 + y2 * r2
+            ex = float(np.arccos(min(max(c, -1.0), 1.0))) * to_deg
+            out[i] = ex
+            far[i] = ex > POSTURE_CHANGE_DEG
             self._still_n = self._still_n + 1 if still[i] else 0
-            if still[i] and out[i] < 8.0:
-                v = self._rest_up + 0.02 * (y_e[i] - self._rest_up)
-                self._rest_up = v / np.linalg.norm(v)
-            elif (out[i] > POSTURE_CHANGE_DEG
+            if still[i] and ex < 8.0:
+                v = rest + 0.02 * (y_e[i] - rest)
+                rest = v / math.sqrt(v.dot(v))      # np.linalg.norm(v) of a vector
+                r0, r1, r2 = rest.tolist()
+            elif (ex > POSTURE_CHANGE_DEG
                   and self._still_n >= POSTURE_STILL_S * self.config.fs_hz):
                 # a new posture (lying down for clamshells): the rest is here now, and
                 # getting into it was not a rep
-                self._rest_up = y_e[i].copy()
+                rest = y_e[i].copy()
+                r0, r1, r2 = y0, y1, y2
                 self._set_posture(r_e_t[i])
                 self._posture_changed = True
                 out[: i + 1] = 0.0
                 far[i] = False
-            if self._lying_z is not None:
+            if self._lying_frame is not None:
                 lying[i] = True
-                frames[i, :, 1] = self._lying_y
-                frames[i, :, 2] = self._lying_z
-        if lying.any():
-            frames[lying, :, 0] = np.cross(frames[lying, :, 1], frames[lying, :, 2])
+                frames[i] = self._lying_frame
+        self._rest_up = rest
         return out, lying, far, frames
 
     def _set_posture(self, r_e_t_rest: np.ndarray) -> None:
         """Side-lying or not, from the thigh's orientation at a rest ``(3, 3)``."""
         lateral_up = float(r_e_t_rest[2, 2])
         if abs(lateral_up) < SIDE_LYING_COS:
-            self._lying_z = self._lying_y = None
+            self._lying_frame = None
             return
-        self._lying_z = np.array([0.0, 0.0, np.sign(lateral_up)])
+        z = np.array([0.0, 0.0, np.sign(lateral_up)])
         long_h = np.array([r_e_t_rest[0, 1], r_e_t_rest[1, 1], 0.0])
         if np.linalg.norm(long_h) < 1e-6:      # thigh straight up: any horizontal will do
-            long_h = np.cross(self._lying_z, [1.0, 0.0, 0.0])
-        self._lying_y = long_h / np.linalg.norm(long_h)
+            long_h = np.cross(z, [1.0, 0.0, 0.0])
+        y = long_h / np.linalg.norm(long_h)
+        self._lying_frame = np.column_stack([np.cross(y, z), y, z])
 
 
 # ----------------------------------------------------------------------------- pipeline
