@@ -160,11 +160,6 @@ def _heading(v_e: np.ndarray) -> np.ndarray:
     return np.arctan2(v_e[..., 1], v_e[..., 0])
 
 
-def _norm(v: np.ndarray) -> np.ndarray:
-    """Row norms of ``(N, 3)`` (``np.linalg.norm(v, axis=1)``, the same numbers)."""
-    return np.sqrt(np.add.reduce(v * v, axis=1))
-
-
 JUMP_AFTER_S = 0.5
 """An upright rest's relative heading is compared with the held ``δ`` once it has lasted
 this long (the knee has settled into extension)."""
@@ -213,17 +208,13 @@ class HeadingTracker:
     def upright(self, q_e_t: np.ndarray, q_e_k: np.ndarray, gyr_t_rad_s: np.ndarray,
                 gyr_k_rad_s: np.ndarray) -> np.ndarray:
         """Boolean ``(N,)``: both segments upright and still (segment quaternions)."""
-        y = np.array([0.0, 1.0, 0.0])
-        return self._upright(Q.rotate(q_e_t, y)[:, 2], Q.rotate(q_e_k, y)[:, 2],
-                             gyr_t_rad_s, gyr_k_rad_s)
-
-    def _upright(self, up_t: np.ndarray, up_k: np.ndarray, gyr_t_rad_s: np.ndarray,
-                 gyr_k_rad_s: np.ndarray) -> np.ndarray:
-        """:meth:`upright` from the vertical components of the segments' long axes."""
         p = self.params
         cos_max = math.cos(math.radians(p.max_tilt_deg))
-        still = ((_norm(gyr_t_rad_s) < p.max_gyr_rad_s)
-                 & (_norm(gyr_k_rad_s) < p.max_gyr_rad_s))
+        y = np.array([0.0, 1.0, 0.0])
+        up_t = Q.rotate(q_e_t, y)[:, 2]
+        up_k = Q.rotate(q_e_k, y)[:, 2]
+        still = ((np.linalg.norm(gyr_t_rad_s, axis=1) < p.max_gyr_rad_s)
+                 & (np.linalg.norm(gyr_k_rad_s, axis=1) < p.max_gyr_rad_s))
         return (up_t > cos_max) & (up_k > cos_max) & still
 
     def clean_field(self, f_t: np.ndarray, f_k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -309,11 +300,13 @@ class HeadingTracker:
             r_e_t = Q.to_matrix(q_e_t)
         if r_ek_k is None:
             r_ek_k = Q.to_matrix(q_ek_k)
-        # headings of the segments' x axes (first columns), vertical part of their y axes
+        # headings of the segments' x axes (first columns); the upright test (upright()) per
+        # sample below, from the vertical part of their y axes and the gyroscope norms
         h_t = np.arctan2(r_e_t[:, 1, 0], r_e_t[:, 0, 0])
         h_k = np.arctan2(r_ek_k[:, 1, 0], r_ek_k[:, 0, 0])
-        up = self._upright(r_e_t[:, 2, 1], r_ek_k[:, 2, 1], gyr_t_rad_s, gyr_k_rad_s)
         pr = self.params
+        cos_max = math.cos(math.radians(pr.max_tilt_deg))
+        up_l: list[bool] = []
         k = 1.0 - math.exp(-1.0 / (pr.tau_s * self.fs_hz))
         if follow:
             fol = (r_e_t[:, 2, 1] > math.cos(math.radians(pr.follow_max_tilt_deg))).tolist()
@@ -352,13 +345,23 @@ class HeadingTracker:
         run, gap, held, last_up_t = st.upright_run, st.episode_gap_s, st.held_delta_rad, \
             st.last_anchor_s
         need = max(1, int(round(JUMP_AFTER_S * self.fs_hz)))
-        for i, (u, fo, pf, rt, ht, hk, cm, dm, ti) in enumerate(zip(
-                up.tolist(), fol, prev_fol, rate, h_t.tolist(), h_k.tolist(), mc_l, md_l,
-                np.asarray(t_s, float).tolist(), strict=True)):
+        n_up = 0
+        g_max = pr.max_gyr_rad_s
+        for i, (yt, yk, (tx, ty, tz), (kx, ky, kz), fo, pf, rt, ht, hk, cm, dm, ti) in enumerate(
+                zip(r_e_t[:, 2, 1].tolist(), r_ek_k[:, 2, 1].tolist(),
+                    np.asarray(gyr_t_rad_s, float).tolist(),
+                    np.asarray(gyr_k_rad_s, float).tolist(), fol, prev_fol, rate, h_t.tolist(),
+                    h_k.tolist(), mc_l, md_l, np.asarray(t_s, float).tolist(), strict=True)):
+            # upright(), per sample: the same numbers (np.linalg.norm's sum of 3 squares
+            # runs left to right)
+            u = (yt > cos_max and yk > cos_max and math.sqrt(tx * tx + ty * ty + tz * tz) < g_max
+                 and math.sqrt(kx * kx + ky * ky + kz * kz) < g_max)
+            up_l.append(u)
             delta[i] = d
             psi[i] = p_
             sig[i] = s_
             if u:
+                n_up += 1
                 if run == 0:
                     gap, held = ti - last_up_t, d
                 run += 1
@@ -387,16 +390,16 @@ class HeadingTracker:
             if cm:          # clean magnetic field: relative heading observed
                 d += km * min(max(_wrap(dm - d), -m_step), m_step)
         st.upright_run, st.episode_gap_s, st.held_delta_rad = run, gap, held
-        if up.any():
-            st.last_anchor_s = float(np.asarray(t_s)[np.flatnonzero(up)[-1]])
-            st.upright_samples += int(up.sum())
+        if n_up:
+            st.last_anchor_s = last_up_t
+            st.upright_samples += n_up
         st.delta_rad, st.psi_p_rad = _wrap(d), _wrap(p_)
         st.uncertainty_rad = s_
         st.turn_rate_rad_s = r
         if n:
             st.last_thigh_heading_rad = float(h_t[-1]) if fol[-1] else None
         self.uncertainty_deg = np.degrees(sig)
-        return delta, psi, up
+        return delta, psi, np.array(up_l, dtype=bool)
 
     def stale(self, t_s: np.ndarray) -> np.ndarray:
         """``(N,)`` bool: no upright rest for longer than ``stale_after_s``."""

@@ -134,17 +134,22 @@ def frontal_plane_projection_angle(r_e_p: np.ndarray, r_e_t: np.ndarray, r_e_k: 
     This is an IMU measure: it uses segment axes, not skin markers seen by a
     camera, and is not the same number as a video FPPA.
     """
+    return fppa_in_p(_in_p(r_e_p, r_e_t, r_e_k), side)
+
+
+def _in_p(r_e_p: np.ndarray, r_e_t: np.ndarray, r_e_k: np.ndarray) -> np.ndarray:
+    """``[R_P_T, R_P_K]`` stacked, ``(2, ..., 3, 3)``."""
     r_p_e = np.swapaxes(r_e_p, -1, -2)
-    return fppa_in_p(r_p_e @ r_e_t, r_p_e @ r_e_k, side)
+    return np.stack(np.broadcast_arrays(r_p_e @ r_e_t, r_p_e @ r_e_k))
 
 
-def fppa_in_p(r_p_t: np.ndarray, r_p_k: np.ndarray, side: str) -> np.ndarray:
-    """:func:`frontal_plane_projection_angle` from the segments' orientations in ``P``
-    (``R_P_T = R_E_Pᵀ R_E_T``, ``R_P_K``), for callers that have them already."""
+def fppa_in_p(r_p_tk: np.ndarray, side: str) -> np.ndarray:
+    """:func:`frontal_plane_projection_angle` from the thigh's and the shank's orientations
+    in ``P`` stacked, ``r_p_tk = [R_P_T, R_P_K]`` ``(2, ..., 3, 3)`` (``R_P_T = R_E_Pᵀ
+    R_E_T``), for callers that have them."""
     # the segment lines -y in P; lateral deviation from straight down, positive towards +z
-    th = np.arctan2(-r_p_t[..., 2, 1], r_p_t[..., 1, 1])
-    sh = np.arctan2(-r_p_k[..., 2, 1], r_p_k[..., 1, 1])
-    return np.degrees(side_sign(side) * (sh - th))
+    dev = np.arctan2(-r_p_tk[..., 2, 1], r_p_tk[..., 1, 1])
+    return np.degrees(side_sign(side) * (dev[1] - dev[0]))
 
 
 def fppa_heading_sensitivity(r_e_p: np.ndarray, r_e_t: np.ndarray,
@@ -162,18 +167,15 @@ def fppa_heading_sensitivity(r_e_p: np.ndarray, r_e_t: np.ndarray,
     projection is short and this factor grows without bound.  Returns ``(N,)``
     (dimensionless, ``inf`` for a segment pointing straight forward).
     """
-    r_p_e = np.swapaxes(r_e_p, -1, -2)
-    return fppa_heading_sensitivity_in_p(r_p_e @ r_e_t, r_p_e @ r_e_k)
+    return fppa_heading_sensitivity_in_p(_in_p(r_e_p, r_e_t, r_e_k))
 
 
-def fppa_heading_sensitivity_in_p(r_p_t: np.ndarray, r_p_k: np.ndarray) -> np.ndarray:
-    """:func:`fppa_heading_sensitivity` from the segments' orientations in ``P``
-    (``R_P_T = R_E_Pᵀ R_E_T``, ``R_P_K``), for callers that have them already."""
-    out = None
-    for r in (r_p_t, r_p_k):
-        v0, v1, v2 = r[..., 0, 1], r[..., 1, 1], r[..., 2, 1]    # the segment's y in P
-        rho2 = v1 ** 2 + v2 ** 2
-        term = np.full(rho2.shape, np.inf)
-        np.divide(np.abs(v0 * v1), rho2, out=term, where=rho2 > 1e-12)
-        out = term if out is None else out + term
-    return out
+def fppa_heading_sensitivity_in_p(r_p_tk: np.ndarray) -> np.ndarray:
+    """:func:`fppa_heading_sensitivity` from the thigh's and the shank's orientations in
+    ``P`` stacked, ``r_p_tk = [R_P_T, R_P_K]`` ``(2, ..., 3, 3)``, for callers that have
+    them."""
+    v0, v1, v2 = r_p_tk[..., 0, 1], r_p_tk[..., 1, 1], r_p_tk[..., 2, 1]   # segments' y in P
+    rho2 = v1 ** 2 + v2 ** 2
+    term = np.full(rho2.shape, np.inf)
+    np.divide(np.abs(v0 * v1), rho2, out=term, where=rho2 > 1e-12)
+    return term[0] + term[1]

@@ -595,12 +595,13 @@ class _Leg:
             excursion, lying, changing, lying_frames = self._excursion(r_e_t, gyr_t)
             r_e_p[lying] = lying_frames[lying]
         knee = knee_angles(r_e_t, r_e_k, self.side)
-        # thigh and shank in P, once for femoral rotation, IMU-FPPA and its sensitivity
-        r_p_e = np.swapaxes(r_e_p, -1, -2)
-        r_p_t, r_p_k = r_p_e @ r_e_t, r_p_e @ r_e_k
-        femoral_ir = hip_internal_rotation_deg(r_p_t, self.side)
-        fppa = fppa_in_p(r_p_t, r_p_k, self.side)
-        sens = fppa_heading_sensitivity_in_p(r_p_t, r_p_k)
+        # thigh and shank in P, together, once for femoral rotation, IMU-FPPA, sensitivity
+        r_tk = np.empty((2, n, 3, 3))
+        r_tk[0], r_tk[1] = r_e_t, r_e_k
+        r_p_tk = np.swapaxes(r_e_p, -1, -2) @ r_tk
+        femoral_ir = hip_internal_rotation_deg(r_p_tk[0], self.side)
+        fppa = fppa_in_p(r_p_tk, self.side)
+        sens = fppa_heading_sensitivity_in_p(r_p_tk)
         if lying is not None:
             fppa[lying] = np.nan          # a standing measure: not defined lying down
             sens[lying] = np.inf
