@@ -148,6 +148,14 @@ def wrap_rad(a):
     return (np.asarray(a) + np.pi) % (2 * np.pi) - np.pi
 
 
+_TWO_PI = 2 * math.pi
+
+
+def _wrap(a: float) -> float:
+    """:func:`wrap_rad` of one Python float (the same number, without numpy's overhead)."""
+    return (a + math.pi) % _TWO_PI - math.pi
+
+
 def _heading(v_e: np.ndarray) -> np.ndarray:
     return np.arctan2(v_e[..., 1], v_e[..., 0])
 
@@ -249,7 +257,8 @@ class HeadingTracker:
 
     def update(self, t_s: np.ndarray, q_e_t: np.ndarray, q_ek_k: np.ndarray,
                gyr_t_rad_s: np.ndarray, gyr_k_rad_s: np.ndarray, follow: bool = False,
-               field_t: np.ndarray | None = None, field_k: np.ndarray | None = None
+               field_t: np.ndarray | None = None, field_k: np.ndarray | None = None, *,
+               r_e_t: np.ndarray | None = None, r_ek_k: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Headings for every sample of a block.
 
@@ -270,6 +279,9 @@ class HeadingTracker:
             (:class:`imu_valgus.magfield.FieldEstimator`; NaN where unknown), or
             ``None`` (no magnetometer): ``δ`` follows the magnetic relative heading
             while the field is clean (:meth:`clean_field`).
+        r_e_t, r_ek_k:
+            ``(N, 3, 3)`` rotation matrices of ``q_e_t`` and ``q_ek_k``
+            (:func:`~imu_valgus.quaternion.to_matrix`) when the caller has them already.
 
         Returns
         -------
@@ -284,15 +296,20 @@ class HeadingTracker:
         psi = np.empty(n)
         st = self.state
         # shank heading is judged after applying the current δ; do it per sample
-        x = np.array([1.0, 0.0, 0.0])
-        h_t = _heading(Q.rotate(q_e_t, x))
-        h_k = _heading(Q.rotate(q_ek_k, x))
-        up = self.upright(q_e_t, q_ek_k, gyr_t_rad_s, gyr_k_rad_s)
+        if r_e_t is None:
+            r_e_t = Q.to_matrix(q_e_t)
+        if r_ek_k is None:
+            r_ek_k = Q.to_matrix(q_ek_k)
+        # headings of the segments' x axes (first columns); the upright test (upright()) per
+        # sample below, from the vertical part of their y axes and the gyroscope norms
+        h_t = np.arctan2(r_e_t[:, 1, 0], r_e_t[:, 0, 0])
+        h_k = np.arctan2(r_ek_k[:, 1, 0], r_ek_k[:, 0, 0])
         pr = self.params
+        cos_max = math.cos(math.radians(pr.max_tilt_deg))
+        up_l: list[bool] = []
         k = 1.0 - math.exp(-1.0 / (pr.tau_s * self.fs_hz))
         if follow:
-            up_t = Q.rotate(q_e_t, np.array([0.0, 1.0, 0.0]))[:, 2]
-            fol = (up_t > math.cos(math.radians(pr.follow_max_tilt_deg))).tolist()
+            fol = (r_e_t[:, 2, 1] > math.cos(math.radians(pr.follow_max_tilt_deg))).tolist()
         else:
             fol = [False] * n
         kf = 1.0 - math.exp(-1.0 / (pr.follow_tau_s * self.fs_hz))
@@ -314,9 +331,12 @@ class HeadingTracker:
         turn = math.radians(pr.turn_rate_deg_s)
         r = st.turn_rate_rad_s
         # the thigh's heading rate between consecutive followed samples, vectorised (the
-        # loop below only low-passes it)
-        h_prev = np.concatenate([[st.last_thigh_heading_rad or 0.0], h_t[:-1]])[:n]
-        rate = (wrap_rad(h_t - h_prev) * self.fs_hz).tolist()
+        # loop below only low-passes it, and only where following)
+        if follow:
+            h_prev = np.concatenate([[st.last_thigh_heading_rad or 0.0], h_t[:-1]])[:n]
+            rate = (wrap_rad(h_t - h_prev) * self.fs_hz).tolist()
+        else:
+            rate = [0.0] * n
         prev_fol = ([st.last_thigh_heading_rad is not None] + fol)[:n]
         d, p_, s_ = st.delta_rad, st.psi_p_rad, st.uncertainty_rad
         # upright rests, once JUMP_AFTER_S long: the knee's relative heading against the δ
@@ -325,20 +345,30 @@ class HeadingTracker:
         run, gap, held, last_up_t = st.upright_run, st.episode_gap_s, st.held_delta_rad, \
             st.last_anchor_s
         need = max(1, int(round(JUMP_AFTER_S * self.fs_hz)))
-        for i, (u, fo, pf, rt, ht, hk, cm, dm, ti) in enumerate(zip(
-                up.tolist(), fol, prev_fol, rate, h_t.tolist(), h_k.tolist(), mc_l, md_l,
-                np.asarray(t_s, float).tolist(), strict=True)):
+        n_up = 0
+        g_max = pr.max_gyr_rad_s
+        for i, (yt, yk, (tx, ty, tz), (kx, ky, kz), fo, pf, rt, ht, hk, cm, dm, ti) in enumerate(
+                zip(r_e_t[:, 2, 1].tolist(), r_ek_k[:, 2, 1].tolist(),
+                    np.asarray(gyr_t_rad_s, float).tolist(),
+                    np.asarray(gyr_k_rad_s, float).tolist(), fol, prev_fol, rate, h_t.tolist(),
+                    h_k.tolist(), mc_l, md_l, np.asarray(t_s, float).tolist(), strict=True)):
+            # upright(), per sample: the same numbers (np.linalg.norm's sum of 3 squares
+            # runs left to right)
+            u = (yt > cos_max and yk > cos_max and math.sqrt(tx * tx + ty * ty + tz * tz) < g_max
+                 and math.sqrt(kx * kx + ky * ky + kz * kz) < g_max)
+            up_l.append(u)
             delta[i] = d
             psi[i] = p_
             sig[i] = s_
             if u:
+                n_up += 1
                 if run == 0:
                     gap, held = ti - last_up_t, d
                 run += 1
                 last_up_t = ti
                 if run == need:
                     self.anchor_jumps.append(
-                        (ti, math.degrees(float(wrap_rad(ht - hk - held))), gap))
+                        (ti, math.degrees(_wrap(ht - hk - held)), gap))
             else:
                 run = 0
             if fo:          # the thigh's heading rate while it can be followed
@@ -347,29 +377,29 @@ class HeadingTracker:
             else:
                 r -= kr * r
             if u:
-                d += k * float(wrap_rad(ht - hk - d))
-                p_ += k * float(wrap_rad(ht - p_))
+                d += k * _wrap(ht - hk - d)
+                p_ += k * _wrap(ht - p_)
                 s_ += k * (s_anchor - s_)
             elif fo:
-                e = float(wrap_rad(ht - p_))
+                e = _wrap(ht - p_)
                 b = 0.0 if abs(r) > turn else band
                 p_ += kf * e + kff * (e - min(max(e, -b), b))
                 s_ += s_grow + kf * (s_follow - s_)
             else:
                 s_ += s_grow
             if cm:          # clean magnetic field: relative heading observed
-                d += km * min(max(float(wrap_rad(dm - d)), -m_step), m_step)
+                d += km * min(max(_wrap(dm - d), -m_step), m_step)
         st.upright_run, st.episode_gap_s, st.held_delta_rad = run, gap, held
-        if up.any():
-            st.last_anchor_s = float(np.asarray(t_s)[np.flatnonzero(up)[-1]])
-            st.upright_samples += int(up.sum())
-        st.delta_rad, st.psi_p_rad = float(wrap_rad(d)), float(wrap_rad(p_))
+        if n_up:
+            st.last_anchor_s = last_up_t
+            st.upright_samples += n_up
+        st.delta_rad, st.psi_p_rad = _wrap(d), _wrap(p_)
         st.uncertainty_rad = s_
         st.turn_rate_rad_s = r
         if n:
             st.last_thigh_heading_rad = float(h_t[-1]) if fol[-1] else None
         self.uncertainty_deg = np.degrees(sig)
-        return delta, psi, up
+        return delta, psi, np.array(up_l, dtype=bool)
 
     def stale(self, t_s: np.ndarray) -> np.ndarray:
         """``(N,)`` bool: no upright rest for longer than ``stale_after_s``."""
@@ -444,9 +474,11 @@ class HingeDrift:
 
     def update(self, q_e_t: np.ndarray, q_ek_k: np.ndarray, delta_rad: np.ndarray,
                gyr_t_rad_s: np.ndarray, gyr_k_rad_s: np.ndarray, active: bool,
-               upright: np.ndarray) -> np.ndarray:
+               upright: np.ndarray, *, r_e_t: np.ndarray | None = None,
+               r_ek_k: np.ndarray | None = None) -> np.ndarray:
         """Correction ``(N,)`` (rad) to add to the tracker's ``δ`` of each sample (the
-        value before the sample updates it).  ``q_e_t``, ``q_ek_k`` as for
+        value before the sample updates it).  ``q_e_t``, ``q_ek_k`` (and their matrices
+        ``r_e_t``, ``r_ek_k`` if the caller has them) as for
         :meth:`HeadingTracker.update`; ``active``: the task holds the knee;
         ``upright``: the tracker's upright-rest samples."""
         n = len(delta_rad)
@@ -456,8 +488,8 @@ class HingeDrift:
                 self.state = HingeState()
             return out
         st = self.state
-        r_k = Q.to_matrix(q_ek_k)                                 # shank segment → its earth
-        r_t = Q.to_matrix(q_e_t)
+        r_k = Q.to_matrix(q_ek_k) if r_ek_k is None else r_ek_k  # shank segment → its earth
+        r_t = Q.to_matrix(q_e_t) if r_e_t is None else r_e_t
         a_t, long_t = r_t[:, :, 2], r_t[:, :, 1]                 # knee and long axes (earth)
         still = ((np.einsum("ij,ij->i", gyr_t_rad_s, gyr_t_rad_s) < HINGE_STILL_RAD_S ** 2)
                  & (np.einsum("ij,ij->i", gyr_k_rad_s, gyr_k_rad_s) < HINGE_STILL_RAD_S ** 2))

@@ -19,31 +19,33 @@ import numpy as np
 from imu_valgus.conventions import side_sign
 
 
-def rot_x(angle_rad: np.ndarray) -> np.ndarray:
-    """Rotation matrices about x, ``(N, 3, 3)`` for ``(N,)`` angles (rad)."""
+def _rot(angle_rad, i: int, j: int) -> np.ndarray:
+    """Rotation matrices ``(N, 3, 3)`` in the plane of axes ``i``→``j`` (``c``, ``-s`` in row
+    ``i``; ``s``, ``c`` in row ``j``; 1 on the remaining axis)."""
     a = np.asarray(angle_rad, dtype=float)
     c, s = np.cos(a), np.sin(a)
-    o, z = np.ones_like(a), np.zeros_like(a)
-    return np.stack([np.stack([o, z, z], -1), np.stack([z, c, -s], -1),
-                     np.stack([z, s, c], -1)], -2)
+    r = np.zeros(a.shape + (3, 3))
+    r[..., 3 - i - j, 3 - i - j] = 1.0
+    r[..., i, i] = c
+    r[..., i, j] = -s
+    r[..., j, i] = s
+    r[..., j, j] = c
+    return r
+
+
+def rot_x(angle_rad: np.ndarray) -> np.ndarray:
+    """Rotation matrices about x, ``(N, 3, 3)`` for ``(N,)`` angles (rad)."""
+    return _rot(angle_rad, 1, 2)
 
 
 def rot_y(angle_rad: np.ndarray) -> np.ndarray:
     """Rotation matrices about y, ``(N, 3, 3)``."""
-    a = np.asarray(angle_rad, dtype=float)
-    c, s = np.cos(a), np.sin(a)
-    o, z = np.ones_like(a), np.zeros_like(a)
-    return np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1),
-                     np.stack([-s, z, c], -1)], -2)
+    return _rot(angle_rad, 2, 0)
 
 
 def rot_z(angle_rad: np.ndarray) -> np.ndarray:
     """Rotation matrices about z, ``(N, 3, 3)``."""
-    a = np.asarray(angle_rad, dtype=float)
-    c, s = np.cos(a), np.sin(a)
-    o, z = np.ones_like(a), np.zeros_like(a)
-    return np.stack([np.stack([c, -s, z], -1), np.stack([s, c, z], -1),
-                     np.stack([z, z, o], -1)], -2)
+    return _rot(angle_rad, 0, 1)
 
 
 def zxy_compose(a_rad, b_rad, c_rad) -> np.ndarray:
@@ -54,7 +56,7 @@ def zxy_compose(a_rad, b_rad, c_rad) -> np.ndarray:
 def zxy_angles(r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Inverse of :func:`zxy_compose`: ``(a, b, c)`` in rad, ``b`` in [-π/2, π/2]."""
     r = np.asarray(r, dtype=float)
-    b = np.arcsin(np.clip(r[..., 2, 1], -1.0, 1.0))
+    b = np.arcsin(np.minimum(np.maximum(r[..., 2, 1], -1.0), 1.0))   # np.clip, cheaper
     a = np.arctan2(-r[..., 0, 1], r[..., 1, 1])
     c = np.arctan2(-r[..., 2, 0], r[..., 2, 2])
     return a, b, c
@@ -85,6 +87,12 @@ def knee_angles(r_e_t: np.ndarray, r_e_k: np.ndarray, side: str) -> KneeAngles:
     return KneeAngles(np.degrees(-a), np.degrees(-s * b), np.degrees(s * c))
 
 
+def knee_flexion_deg(r_e_t: np.ndarray, r_e_k: np.ndarray) -> np.ndarray:
+    """The flexion of :func:`knee_angles` alone (the same numbers), degrees."""
+    r = np.swapaxes(r_e_t, -1, -2) @ r_e_k
+    return np.degrees(-np.arctan2(-r[..., 0, 1], r[..., 1, 1]))
+
+
 def knee_rotation_matrix(flexion_deg, abduction_deg, rotation_deg, side: str) -> np.ndarray:
     """``R_T_K`` for given knee angles: the exact inverse of :func:`knee_angles`."""
     s = side_sign(side)
@@ -98,6 +106,12 @@ def hip_angles(r_e_p: np.ndarray, r_e_t: np.ndarray, side: str) -> HipAngles:
     s = side_sign(side)
     a, b, c = zxy_angles(np.swapaxes(r_e_p, -1, -2) @ r_e_t)
     return HipAngles(np.degrees(a), np.degrees(s * b), np.degrees(s * c))
+
+
+def hip_internal_rotation_deg(r_p_t: np.ndarray, side: str) -> np.ndarray:
+    """The internal rotation of :func:`hip_angles` alone (the same numbers), degrees, from the
+    thigh's orientation in ``P``, ``R_P_T = R_E_Pᵀ R_E_T``."""
+    return np.degrees(side_sign(side) * np.arctan2(-r_p_t[..., 2, 0], r_p_t[..., 2, 2]))
 
 
 def hip_rotation_matrix(flexion_deg, adduction_deg, internal_rotation_deg,
@@ -120,13 +134,22 @@ def frontal_plane_projection_angle(r_e_p: np.ndarray, r_e_t: np.ndarray, r_e_k: 
     This is an IMU measure: it uses segment axes, not skin markers seen by a
     camera, and is not the same number as a video FPPA.
     """
+    return fppa_in_p(_in_p(r_e_p, r_e_t, r_e_k), side)
+
+
+def _in_p(r_e_p: np.ndarray, r_e_t: np.ndarray, r_e_k: np.ndarray) -> np.ndarray:
+    """``[R_P_T, R_P_K]`` stacked, ``(2, ..., 3, 3)``."""
     r_p_e = np.swapaxes(r_e_p, -1, -2)
-    thigh_p = -(r_p_e @ r_e_t)[..., :, 1]
-    shank_p = -(r_p_e @ r_e_k)[..., :, 1]
-    # lateral deviation from straight down, positive towards +z (right)
-    th = np.arctan2(thigh_p[..., 2], -thigh_p[..., 1])
-    sh = np.arctan2(shank_p[..., 2], -shank_p[..., 1])
-    return np.degrees(side_sign(side) * (sh - th))
+    return np.stack(np.broadcast_arrays(r_p_e @ r_e_t, r_p_e @ r_e_k))
+
+
+def fppa_in_p(r_p_tk: np.ndarray, side: str) -> np.ndarray:
+    """:func:`frontal_plane_projection_angle` from the thigh's and the shank's orientations
+    in ``P`` stacked, ``r_p_tk = [R_P_T, R_P_K]`` ``(2, ..., 3, 3)`` (``R_P_T = R_E_Pᵀ
+    R_E_T``), for callers that have them."""
+    # the segment lines -y in P; lateral deviation from straight down, positive towards +z
+    dev = np.arctan2(-r_p_tk[..., 2, 1], r_p_tk[..., 1, 1])
+    return np.degrees(side_sign(side) * (dev[1] - dev[0]))
 
 
 def fppa_heading_sensitivity(r_e_p: np.ndarray, r_e_t: np.ndarray,
@@ -144,11 +167,15 @@ def fppa_heading_sensitivity(r_e_p: np.ndarray, r_e_t: np.ndarray,
     projection is short and this factor grows without bound.  Returns ``(N,)``
     (dimensionless, ``inf`` for a segment pointing straight forward).
     """
-    r_p_e = np.swapaxes(r_e_p, -1, -2)
-    out = np.zeros(np.broadcast_shapes(np.shape(r_e_t)[:-2], np.shape(r_e_k)[:-2]))
-    for r in (r_e_t, r_e_k):
-        v = (r_p_e @ r)[..., :, 1]
-        rho2 = v[..., 1] ** 2 + v[..., 2] ** 2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = out + np.where(rho2 > 1e-12, np.abs(v[..., 0] * v[..., 1]) / rho2, np.inf)
-    return out
+    return fppa_heading_sensitivity_in_p(_in_p(r_e_p, r_e_t, r_e_k))
+
+
+def fppa_heading_sensitivity_in_p(r_p_tk: np.ndarray) -> np.ndarray:
+    """:func:`fppa_heading_sensitivity` from the thigh's and the shank's orientations in
+    ``P`` stacked, ``r_p_tk = [R_P_T, R_P_K]`` ``(2, ..., 3, 3)``, for callers that have
+    them."""
+    v0, v1, v2 = r_p_tk[..., 0, 1], r_p_tk[..., 1, 1], r_p_tk[..., 2, 1]   # segments' y in P
+    rho2 = v1 ** 2 + v2 ** 2
+    term = np.full(rho2.shape, np.inf)
+    np.divide(np.abs(v0 * v1), rho2, out=term, where=rho2 > 1e-12)
+    return term[0] + term[1]

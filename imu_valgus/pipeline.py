@@ -16,8 +16,9 @@ Outputs are small frozen dataclasses: :class:`AngleBlock`, :class:`Calibrated`,
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,10 +38,11 @@ from imu_valgus.feedback import AlertRule, FeedbackAction, FeedbackConfig, Feedb
 from imu_valgus.fusion import FusionParams, LiveFusion
 from imu_valgus.heading import HeadingParams, HeadingTracker, HingeDrift
 from imu_valgus.kinematics import (
-    fppa_heading_sensitivity,
-    frontal_plane_projection_angle,
-    hip_angles,
+    fppa_heading_sensitivity_in_p,
+    fppa_in_p,
+    hip_internal_rotation_deg,
     knee_angles,
+    knee_flexion_deg,
     rot_z,
 )
 from imu_valgus.magfield import FieldEstimator
@@ -51,7 +53,6 @@ from imu_valgus.reps import (
     RepRule,
     rep_rule_for,
     rep_summary,
-    thigh_excursion_deg,
 )
 from imu_valgus.slip import SlipMonitor
 from imu_valgus.taskrec import (
@@ -338,15 +339,15 @@ class SensorStream:
         peer = self.leg_peer
         hold = peer is not None and t_host[0] - peer.moving_until_host_s < LEG_HOLD_S
         q = self._fusion.update(gyr, acc, hold_rest=hold)
-        if float(np.max(np.einsum("ij,ij->i", gyr, gyr))) > LEG_MOVING_RAD_S ** 2:
+        if float(np.einsum("ij,ij->i", gyr, gyr).max()) > LEG_MOVING_RAD_S ** 2:
             self.moving_until_host_s = float(t_host[-1])
         self._t.append(t_host)
         if mag is not None and self._field is not None:
             # field in this sensor's 6D earth frame (NaN until the hard iron is known)
-            self._d.append(np.hstack([q, gyr, acc, self._field.update(q, mag)]))
+            self._d.append(np.concatenate((q, gyr, acc, self._field.update(q, mag)), axis=1))
             self._last_mag = mag[-1]
         else:
-            self._d.append(np.hstack([q, gyr, acc]))
+            self._d.append(np.concatenate((q, gyr, acc), axis=1))
         self._last_t_us = int(t_us[-1])
         self._last_sample = (gyr[-1], acc[-1])
         self.stats.samples += pkt.n_samples
@@ -368,6 +369,10 @@ class SensorStream:
         sensor's 6D earth frame (:class:`~imu_valgus.magfield.FieldEstimator`), µT."""
         if not self._t:
             return np.empty(0), np.empty((0, self._DATA_COLS))
+        if len(self._t) == 1:              # the usual case: one notification since the last
+            t, d = self._t[0], self._d[0]
+            self._t, self._d = [], []
+            return t, d
         w = min(d.shape[1] for d in self._d)
         t, d = np.concatenate(self._t), np.vstack([d[:, :w] for d in self._d])
         self._t, self._d = [], []
@@ -392,32 +397,36 @@ class _LegSync:
             self._d[which] = self._d[which][:, :w].reshape(-1, w)
             d = d[:, :w]
         if len(t):
-            self._t[which] = np.concatenate([self._t[which], t])
-            self._d[which] = np.vstack([self._d[which], d])
+            self._t[which] = np.concatenate((self._t[which], t))
+            self._d[which] = np.concatenate((self._d[which], d))
 
     def pop_grid(self) -> tuple[np.ndarray, list[np.ndarray]] | None:
         """Grid samples covered by both streams: ``(t (M,), [thigh (M,10), shank (M,10)])``."""
-        if not len(self._t[0]) or not len(self._t[1]):
+        t0, t1 = self._t
+        if not len(t0) or not len(t1):
             return None
         if self._k_next is None:
-            start = max(self._t[0][0], self._t[1][0])
-            self._k_next = int(np.ceil(start * self.fs_hz - 1e-9))
-        t_end = min(self._t[0][-1], self._t[1][-1])
-        k_end = int(np.floor(t_end * self.fs_hz + 1e-9))
+            start = max(float(t0[0]), float(t1[0]))
+            self._k_next = math.ceil(start * self.fs_hz - 1e-9)
+        t_end = min(float(t0[-1]), float(t1[-1]))
+        k_end = math.floor(t_end * self.fs_hz + 1e-9)
         if k_end < self._k_next:
             return None
         tg = np.arange(self._k_next, k_end + 1) / self.fs_hz
         out = []
         for i in (0, 1):
             t, d = self._t[i], self._d[i]
-            j = np.clip(np.searchsorted(t, tg, side="right") - 1, 0, len(t) - 2)
             if len(t) == 1:
                 out.append(np.repeat(d, len(tg), axis=0))
                 continue
-            frac = np.clip((tg - t[j]) / (t[j + 1] - t[j]), 0.0, 1.0)
-            q = Q.nlerp(d[j, :4], d[j + 1, :4], frac)
-            rest = d[j, 4:] + frac[:, None] * (d[j + 1, 4:] - d[j, 4:])
-            out.append(np.hstack([q, rest]))
+            # (np.minimum/np.maximum: np.clip's numbers, without its per-call overhead)
+            j = np.minimum(np.maximum(np.searchsorted(t, tg, side="right") - 1, 0), len(t) - 2)
+            tj = t[j]
+            frac = np.minimum(np.maximum((tg - tj) / (t[j + 1] - tj), 0.0), 1.0)
+            dj, dj1 = d[j], d[j + 1]
+            g = dj + frac[:, None] * (dj1 - dj)     # linear for gyr, acc (and field) ...
+            g[:, :4] = Q.nlerp(dj[:, :4], dj1[:, :4], frac)   # ... nlerp for q
+            out.append(g)
             keep = max(int(j[-1]), 0)
             self._t[i], self._d[i] = t[keep:], d[keep:]
         self._k_next = k_end + 1
@@ -447,12 +456,13 @@ class _Leg:
         self._rest_up: np.ndarray | None = None
         self._still_n = 0
         self._posture_changed = False
-        self._lying_z: np.ndarray | None = None    # body's lateral axis (earth) when
-        self._lying_y: np.ndarray | None = None    # side-lying, and its long axis
+        self._lying_frame: np.ndarray | None = None   # R_E_P of the side-lying body (its
+        # lateral axis z vertical, long axis y the thigh's horizontal direction at the rest)
         self.set_task(config.task)
         self._rep_t: list[np.ndarray] = []
         self._rep_a: list[dict[str, np.ndarray]] = []
         self._alert_times: list[float] = []
+        self._q_s_seg: tuple[LegCalibration, np.ndarray] | None = None
 
     def set_task(self, task: str) -> None:
         """Therapist's choice of task: rep rule and feedback rules follow it."""
@@ -465,7 +475,7 @@ class _Leg:
         self.feedback.set_task(task)
         self._rest_up = None
         self._still_n = 0
-        self._lying_z = self._lying_y = None
+        self._lying_frame = None
 
     # -- calibration windows (guided markers, or found in the data)
     def _auto_windows(self, t, thigh, shank) -> None:
@@ -549,8 +559,19 @@ class _Leg:
 
     def _angles(self, t, thigh, shank) -> list[Output]:
         cal = self.calibration
-        q_e_t = Q.mul(thigh[:, :4], cal.q_st_t)
-        q_ek_k = Q.mul(shank[:, :4], cal.q_sk_k)
+        n = len(t)
+        gyr_t, gyr_k = thigh[:, 4:7], shank[:, 4:7]
+        # both segments at once (blocks are a few samples: numpy's per-call cost dominates):
+        # q_E_T in the thigh sensor's earth frame, q_Ek_K in the shank sensor's, and their
+        # rotation matrices, which everything below reads
+        if self._q_s_seg is None or self._q_s_seg[0] is not cal:
+            self._q_s_seg = (cal, np.stack([cal.q_st_t, cal.q_sk_k])[:, None, :])
+        q_s = np.empty((2, n, 4))
+        q_s[0], q_s[1] = thigh[:, :4], shank[:, :4]
+        q_seg = Q.mul(q_s, self._q_s_seg[1])
+        r_seg = Q.to_matrix(q_seg)
+        q_e_t, q_ek_k = q_seg
+        r_e_t, r_ek_k = r_seg
         mag = thigh.shape[1] >= 13 and shank.shape[1] >= 13
         # soft-tissue twist of the thigh sensor (calibration.estimate_thigh_twist), taken
         # out before anything reads the thigh's heading (gait follows it); its knee
@@ -559,53 +580,56 @@ class _Leg:
         if cal.thigh_twist_deg_per_deg:
             before = self.heading.state.delta_rad + (
                 self.hinge.state.correction_rad if self.task in HIP_EXERCISES else 0.0)
-            q_e_t = untwist_thigh(q_e_t, Q.mul(heading_quaternion(before), q_ek_k),
-                                  self.side, cal.thigh_twist_deg_per_deg)
+            flex = knee_flexion_deg(r_e_t, rot_z(np.array(before)) @ r_ek_k)
+            q_e_t = untwist_thigh(q_e_t, None, self.side, cal.thigh_twist_deg_per_deg, flex)
+            r_e_t = Q.to_matrix(q_e_t)
         delta, psi, upright = self.heading.update(
-            t, q_e_t, q_ek_k, thigh[:, 4:7], shank[:, 4:7], follow=self.task in GAIT_TASKS,
-            field_t=thigh[:, 10:13] if mag else None, field_k=shank[:, 10:13] if mag else None)
+            t, q_e_t, q_ek_k, gyr_t, gyr_k, follow=self.task in GAIT_TASKS,
+            field_t=thigh[:, 10:13] if mag else None, field_k=shank[:, 10:13] if mag else None,
+            r_e_t=r_e_t, r_ek_k=r_ek_k)
         # knee held (hip exercises): the hinge takes out δ's drift over the set
-        delta = delta + self.hinge.update(q_e_t, q_ek_k, delta, thigh[:, 4:7], shank[:, 4:7],
-                                          self.task in HIP_EXERCISES, upright)
+        hip_task = self.task in HIP_EXERCISES
+        delta = delta + self.hinge.update(q_e_t, q_ek_k, delta, gyr_t, gyr_k, hip_task,
+                                          upright, r_e_t=r_e_t, r_ek_k=r_ek_k)
         q_e_k = Q.mul(heading_quaternion(delta), q_ek_k)
-        r_e_t, r_e_k = Q.to_matrix(q_e_t), Q.to_matrix(q_e_k)
+        r_e_k = Q.to_matrix(q_e_k)
         r_e_p = rot_z(psi) @ R_E_UPRIGHT      # R_E_P (N, 3, 3), as calibration.reference_frame
         excursion, lying, changing = None, None, None
-        if self.task in HIP_EXERCISES:
-            excursion, lying, changing, lying_frames = self._excursion(r_e_t, thigh[:, 4:7])
+        if hip_task:
+            excursion, lying, changing, lying_frames = self._excursion(r_e_t, gyr_t)
             r_e_p[lying] = lying_frames[lying]
         knee = knee_angles(r_e_t, r_e_k, self.side)
-        hip = hip_angles(r_e_p, r_e_t, self.side)
-        fppa = frontal_plane_projection_angle(r_e_p, r_e_t, r_e_k, self.side)
-        sens = fppa_heading_sensitivity(r_e_p, r_e_t, r_e_k)
-        femoral_ir = hip.internal_rotation_deg
+        # thigh and shank in P, together, once for femoral rotation, IMU-FPPA, sensitivity
+        r_tk = np.empty((2, n, 3, 3))
+        r_tk[0], r_tk[1] = r_e_t, r_e_k
+        r_p_tk = np.swapaxes(r_e_p, -1, -2) @ r_tk
+        femoral_ir = hip_internal_rotation_deg(r_p_tk[0], self.side)
+        fppa = fppa_in_p(r_p_tk, self.side)
+        sens = fppa_heading_sensitivity_in_p(r_p_tk)
         if lying is not None:
             fppa[lying] = np.nan          # a standing measure: not defined lying down
             sens[lying] = np.inf
             femoral_ir = np.where(changing, np.nan, femoral_ir)
-        block = AngleBlock(self.side, t, knee.flexion_deg, knee.abduction_deg,
-                           knee.rotation_deg, fppa, femoral_ir)
         # quality flags
-        flags = np.zeros(len(t), dtype=np.int64)
-        if cal.quality < 0.6:
-            flags |= FLAG_CALIBRATION_POOR
-        flags[self.heading.stale(t)] |= FLAG_HEADING_STALE
-        if self.slip.suspected:
-            flags |= FLAG_SLIP_SUSPECTED
-        flags[knee.flexion_deg < 20.0] |= FLAG_NEAR_EXTENSION
+        flags = np.full(n, (FLAG_CALIBRATION_POOR if cal.quality < 0.6 else 0)
+                        | (FLAG_SLIP_SUSPECTED if self.slip.suspected else 0), dtype=np.int64)
+        np.bitwise_or(flags, FLAG_HEADING_STALE, out=flags, where=self.heading.stale(t))
+        np.bitwise_or(flags, FLAG_NEAR_EXTENSION, out=flags, where=knee.flexion_deg < 20.0)
         fppa_err = sens * self.heading.uncertainty_deg
         max_err = self.config.alert_rule.max_fppa_error_deg
         if max_err is not None:
             ill = fppa_err > max_err
-            flags[ill] |= FLAG_FPPA_ILL_DEFINED
+            np.bitwise_or(flags, FLAG_FPPA_ILL_DEFINED, out=flags, where=ill)
             # not shown as a number: it could be off by more than the valgus rule's margin
             fppa[ill] = np.nan
         if lying is not None:
-            flags[lying] |= FLAG_SIDE_LYING
-            flags[changing] |= FLAG_POSTURE_CHANGING
-        block = replace(block, flags=flags, thigh_excursion_deg=excursion,
-                        fppa_sensitivity=sens, fppa_error_deg=fppa_err,
-                        thigh_up=r_e_t[:, 2, :], shank_up=r_e_k[:, 2, :])
+            np.bitwise_or(flags, FLAG_SIDE_LYING, out=flags, where=lying)
+            np.bitwise_or(flags, FLAG_POSTURE_CHANGING, out=flags, where=changing)
+        block = AngleBlock(self.side, t, knee.flexion_deg, knee.abduction_deg,
+                           knee.rotation_deg, fppa, femoral_ir, flags=flags,
+                           thigh_excursion_deg=excursion, fppa_sensitivity=sens,
+                           thigh_up=r_e_t[:, 2, :], shank_up=r_e_k[:, 2, :],
+                           fppa_error_deg=fppa_err)
         out: list[Output] = [block]
         out.extend(SensorSlip(ts, self.side, loc, msg) for ts, loc, msg in
                    self.slip.update(self.heading.anchor_jumps))
@@ -672,45 +696,55 @@ class _Leg:
         lying = np.zeros(n, dtype=bool)
         far = np.zeros(n, dtype=bool)
         frames = np.empty((n, 3, 3))
-        still = np.linalg.norm(gyr_t, axis=1) < 0.15
-        for i in range(n):
-            if self._rest_up is None:
-                self._rest_up = y_e[i].copy()
+        # per sample in plain floats where that gives numpy's numbers (np.linalg.norm along
+        # an axis is sqrt(add.reduce(x*x)); a dot of 3 sums left to right, as np.sum)
+        still = (np.sqrt(np.add.reduce(gyr_t * gyr_t, axis=1)) < 0.15).tolist()
+        to_deg = 180.0 / math.pi                # np.degrees
+        rest = self._rest_up
+        r0, r1, r2 = (0.0, 0.0, 0.0) if rest is None else rest.tolist()
+        for i, (y0, y1, y2) in enumerate(y_e.tolist()):
+            if rest is None:
+                rest = y_e[i].copy()
+                r0, r1, r2 = y0, y1, y2
                 self._set_posture(r_e_t[i])
-            out[i] = thigh_excursion_deg(y_e[i], self._rest_up)
-            far[i] = out[i] > POSTURE_CHANGE_DEG
+            # reps.thigh_excursion_deg(y_e[i], rest)
+            c = y0 * r0 + y1 * r1 + y2 * r2
+            ex = float(np.arccos(min(max(c, -1.0), 1.0))) * to_deg
+            out[i] = ex
+            far[i] = ex > POSTURE_CHANGE_DEG
             self._still_n = self._still_n + 1 if still[i] else 0
-            if still[i] and out[i] < 8.0:
-                v = self._rest_up + 0.02 * (y_e[i] - self._rest_up)
-                self._rest_up = v / np.linalg.norm(v)
-            elif (out[i] > POSTURE_CHANGE_DEG
+            if still[i] and ex < 8.0:
+                v = rest + 0.02 * (y_e[i] - rest)
+                rest = v / math.sqrt(v.dot(v))      # np.linalg.norm(v) of a vector
+                r0, r1, r2 = rest.tolist()
+            elif (ex > POSTURE_CHANGE_DEG
                   and self._still_n >= POSTURE_STILL_S * self.config.fs_hz):
                 # a new posture (lying down for clamshells): the rest is here now, and
                 # getting into it was not a rep
-                self._rest_up = y_e[i].copy()
+                rest = y_e[i].copy()
+                r0, r1, r2 = y0, y1, y2
                 self._set_posture(r_e_t[i])
                 self._posture_changed = True
                 out[: i + 1] = 0.0
                 far[i] = False
-            if self._lying_z is not None:
+            if self._lying_frame is not None:
                 lying[i] = True
-                frames[i, :, 1] = self._lying_y
-                frames[i, :, 2] = self._lying_z
-        if lying.any():
-            frames[lying, :, 0] = np.cross(frames[lying, :, 1], frames[lying, :, 2])
+                frames[i] = self._lying_frame
+        self._rest_up = rest
         return out, lying, far, frames
 
     def _set_posture(self, r_e_t_rest: np.ndarray) -> None:
         """Side-lying or not, from the thigh's orientation at a rest ``(3, 3)``."""
         lateral_up = float(r_e_t_rest[2, 2])
         if abs(lateral_up) < SIDE_LYING_COS:
-            self._lying_z = self._lying_y = None
+            self._lying_frame = None
             return
-        self._lying_z = np.array([0.0, 0.0, np.sign(lateral_up)])
+        z = np.array([0.0, 0.0, np.sign(lateral_up)])
         long_h = np.array([r_e_t_rest[0, 1], r_e_t_rest[1, 1], 0.0])
         if np.linalg.norm(long_h) < 1e-6:      # thigh straight up: any horizontal will do
-            long_h = np.cross(self._lying_z, [1.0, 0.0, 0.0])
-        self._lying_y = long_h / np.linalg.norm(long_h)
+            long_h = np.cross(z, [1.0, 0.0, 0.0])
+        y = long_h / np.linalg.norm(long_h)
+        self._lying_frame = np.column_stack([np.cross(y, z), y, z])
 
 
 # ----------------------------------------------------------------------------- pipeline

@@ -334,3 +334,30 @@ def test_hinge_is_blind_to_flexion_keeps_its_correction_and_ignores_jumps():
     c = HingeDrift(100.0).update(q_t, Q.mul(Q.from_rotvec(z), q_k), np.zeros(n), gyr, gyr,
                                  True, np.zeros(n, bool))
     assert np.degrees(np.max(np.abs(c))) < 0.5
+
+
+def test_update_finds_the_upright_rests_upright_finds():
+    """update() tests each sample in plain floats (the per-block numpy calls cost more
+    than the arithmetic on a few samples): exactly the samples of upright(), including
+    those at the tilt and rate limits; and the same with the matrices passed in."""
+    rng = np.random.default_rng(2)
+    n = 4000
+    tilt = np.radians(rng.uniform(0.0, 20.0, (2, n)))
+    q_t, q_k = (Q.from_matrix(rot_z(rng.uniform(-3, 3, n)) @ R_E_UPRIGHT @ rot_z(tilt[i]))
+                for i in (0, 1))
+    g_t, g_k = (rng.normal(scale=0.25, size=(n, 3)) for _ in range(2))
+    g_t[:50] *= 0.35 / np.linalg.norm(g_t[:50], axis=1, keepdims=True)   # on the limit
+    t = np.arange(n) / FS
+    expected = HeadingTracker(0.0, 0.0, FS, 0.0).upright(q_t, q_k, g_t, g_k)
+    assert 0 < expected.sum() < n
+    r_t, r_k = Q.to_matrix(q_t), Q.to_matrix(q_k)
+    for given in (False, True):
+        tr = HeadingTracker(0.0, 0.0, FS, 0.0)
+        ups = []
+        for i in range(0, n, 3):
+            b = slice(i, i + 3)
+            kw = {"r_e_t": r_t[b], "r_ek_k": r_k[b]} if given else {}
+            ups.append(tr.update(t[b], q_t[b], q_k[b], g_t[b], g_k[b], **kw)[2])
+        assert np.array_equal(np.concatenate(ups), expected)
+        assert tr.state.upright_samples == expected.sum()
+        assert tr.state.last_anchor_s == t[np.flatnonzero(expected)[-1]]

@@ -93,3 +93,19 @@ def test_fppa_heading_sensitivity_predicts_the_error_of_a_heading_error(side, hi
     d = (frontal_plane_projection_angle(r_e_p2, r_e_t, r_e_k, side)
          - frontal_plane_projection_angle(r_e_p, r_e_t, r_e_k, side))[0]
     assert abs(d) / 0.01 == pytest.approx(s, rel=1e-3)
+
+
+def test_single_measure_helpers_give_the_same_numbers_as_the_full_functions():
+    """knee_flexion_deg and hip_internal_rotation_deg (the pipeline needs only these)."""
+    from imu_valgus import quaternion as Q
+    from imu_valgus.kinematics import hip_internal_rotation_deg, knee_flexion_deg
+
+    rng = np.random.default_rng(1)
+    r_e_p, r_e_t, r_e_k = (Q.to_matrix(Q.normalize(rng.normal(size=(200, 4))))
+                           for _ in range(3))
+    for side in SIDES:
+        assert np.array_equal(knee_flexion_deg(r_e_t, r_e_k),
+                              knee_angles(r_e_t, r_e_k, side).flexion_deg)
+        assert np.array_equal(hip_internal_rotation_deg(np.swapaxes(r_e_p, -1, -2) @ r_e_t,
+                                                        side),
+                              hip_angles(r_e_p, r_e_t, side).internal_rotation_deg)

@@ -46,3 +46,20 @@ def test_make_continuous_removes_sign_flips():
     q[1::2] *= -1
     c = Q.make_continuous(q)
     assert np.all(np.sum(c[1:] * c[:-1], axis=1) > 0)
+
+
+def test_small_blocks_give_the_same_numbers_as_long_arrays():
+    """mul and to_matrix take another code path for a few samples (quaternion._SMALL):
+    the same products summed in the same order, so bit for bit the same."""
+    rng = np.random.default_rng(0)
+    p, q = rng.normal(size=(500, 4)), rng.normal(size=(500, 4))
+    c = rng.normal(size=4)
+    for long, blocks in (
+            (Q.mul(p, q), [Q.mul(p[i:i + 4], q[i:i + 4]) for i in range(0, 500, 4)]),
+            (Q.mul(p, c), [Q.mul(p[i:i + 4], c) for i in range(0, 500, 4)]),
+            (Q.mul(c, q), [Q.mul(c, q[i:i + 4]) for i in range(0, 500, 4)]),
+            (Q.to_matrix(p), [Q.to_matrix(p[i:i + 4]) for i in range(0, 500, 4)])):
+        assert np.array_equal(long, np.concatenate(blocks))
+    assert np.array_equal(Q.to_matrix(p[0]), Q.to_matrix(p)[0])
+    assert Q.mul(np.empty((0, 4)), c).shape == (0, 4)
+    assert Q.to_matrix(np.empty((0, 4))).shape == (0, 3, 3)
