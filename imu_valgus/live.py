@@ -186,6 +186,19 @@ class LegView:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """Standing advice for a session: ``kind`` (what the views pick by), ``text`` (said in
+    full once, at the start) and ``short`` (for a status line)."""
+
+    kind: str           # "acc-uncalibrated" | "gyro-uncalibrated"
+    text: str
+    short: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
 class LiveSnapshot:
     """What a live view shows, at session time ``t_s`` (s)."""
 
@@ -194,8 +207,9 @@ class LiveSnapshot:
     legs: tuple[LegView, ...]
     sensors: tuple[SensorView, ...]
     last_alert: Alert | None
-    notices: tuple[str, ...] = ()
-    """Standing advice for the whole session (e.g. an accelerometer not calibrated)."""
+    notices: tuple[Notice, ...] = ()
+    """Standing advice for the whole session (e.g. an accelerometer not calibrated), most
+    important first."""
 
 
 @dataclass
@@ -293,13 +307,13 @@ class LiveSession:
                                             name=name or "", address=address,
                                             sample_rate_hz=self.config.pipeline.fs_hz,
                                             acc_calibration=assignment.acc_calibration))
-        self.notices: tuple[str, ...] = uncalibrated_notices(self.sensors)
+        self.notices: tuple[Notice, ...] = uncalibrated_notices(self.sensors)
         """Said once at the start (``show_notice``), and in every snapshot."""
-        for text in self.notices:
+        for notice in self.notices:
             if show_notice is None:
-                print(text, file=sys.stderr, flush=True)
+                print(notice.text, file=sys.stderr, flush=True)
             else:
-                show_notice(text)
+                show_notice(notice.text)
         self.index_of = {s.location: s.index for s in self.sensors}
         self.pipeline = Pipeline(self.sensors, self.config.pipeline)
         meta = dict(metadata or {})
@@ -589,9 +603,9 @@ class LiveSession:
                            self.commands_failed, list(self.timings), self.commands_skipped)
 
 
-def uncalibrated_notices(sensors: Sequence[SensorEntry]) -> tuple[str, ...]:
-    """A line of advice if any sensor's accelerometer is not calibrated, and one if any
-    has an accelerometer calibration without the gyroscope's part (else none)."""
+def uncalibrated_notices(sensors: Sequence[SensorEntry]) -> tuple[Notice, ...]:
+    """A notice if any sensor's accelerometer is not calibrated, and one if any has an
+    accelerometer calibration without the gyroscope's part (else none), in that order."""
     def listed(names: list[str]) -> str:
         which = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
         return f"{which} sensor{'s' if len(names) > 1 else ''}"
@@ -599,16 +613,22 @@ def uncalibrated_notices(sensors: Sequence[SensorEntry]) -> tuple[str, ...]:
     out = []
     names = [pretty_location(s.location) for s in sensors if s.acc_calibration is None]
     if names:
-        out.append(f"{listed(names)}: accelerometer not calibrated — angles may be off by "
-                   "up to 2° in deep knee bends, sitting and turns; run 'imu-valgus sensors "
-                   "calibrate' once (about 1.5 minutes)")
+        out.append(Notice(
+            "acc-uncalibrated",
+            f"{listed(names)}: accelerometer not calibrated — angles may be off by up to 2° "
+            "in deep knee bends, sitting and turns; run 'imu-valgus sensors calibrate' once "
+            "(about 1.5 minutes)",
+            "accelerometer not calibrated: 'imu-valgus sensors calibrate'"))
     names = [pretty_location(s.location) for s in sensors if s.acc_calibration is not None
              and s.acc_calibration.cross_axis != (0.0, 0.0, 0.0)
              and not s.acc_calibration.has_gyro]
     if names:
-        out.append(f"{listed(names)}: gyroscope not calibrated (an older calibration, or "
-                   "its turns were rejected) — knee flexion lying on the side may be off by "
-                   "2–4°; run 'imu-valgus sensors calibrate' again")
+        out.append(Notice(
+            "gyro-uncalibrated",
+            f"{listed(names)}: gyroscope not calibrated (an older calibration, or its turns "
+            "were rejected) — knee flexion lying on the side may be off by 2–4°; run "
+            "'imu-valgus sensors calibrate' again",
+            "gyroscope not calibrated: 'imu-valgus sensors calibrate'"))
     return tuple(out)
 
 
@@ -730,5 +750,6 @@ __all__ = [
     "TerminalView",
     "alert_actions",
     "calibration_from_markers",
+    "Notice",
     "uncalibrated_notices",
 ]

@@ -143,8 +143,10 @@ def test_live_status_line_says_when_accelerometers_are_not_calibrated():
     prints it in full at the start); with calibrated sensors it says nothing of it."""
     from types import SimpleNamespace
 
+    from imu_valgus.acccal import AccCalibration
     from imu_valgus.dashboard.sources import LiveSource
-    from imu_valgus.live import LiveSnapshot
+    from imu_valgus.live import LiveSnapshot, uncalibrated_notices
+    from imu_valgus.recording import SensorEntry
 
     def source(notices):
         snap = LiveSnapshot(t_s=3.0, prompt="", legs=(), sensors=(), last_alert=None,
@@ -153,10 +155,17 @@ def test_live_status_line_says_when_accelerometers_are_not_calibrated():
                                   on_output=None, snapshot=lambda: snap)
         return LiveSource(session)
 
-    text = source(("left thigh sensor: accelerometer not calibrated — …",)).status_text()
+    entries = [SensorEntry(0, "left", "thigh")]
+    text = source(uncalibrated_notices(entries)).status_text()
     assert "accelerometer not calibrated" in text and "sensors calibrate" in text
     assert "calibrated" not in source(()).status_text()
-    text = source(("left thigh sensor: gyroscope not calibrated (an older calibration, or its "
-                   "turns were rejected) — …",)
-                  ).status_text()
+    # an older calibration (cross-axis terms, no gyroscope part): the gyroscope's advice
+    old = AccCalibration(cross_axis=(0.001, 0.0, 0.0))
+    assert not old.has_gyro
+    notes = uncalibrated_notices([SensorEntry(0, "left", "thigh", acc_calibration=old)])
+    text = source(notes).status_text()
     assert "gyroscope not calibrated" in text and "accelerometer" not in text
+    # both: the accelerometer's comes first (it matters more), and alone in the line
+    text = source(uncalibrated_notices([entries[0], SensorEntry(
+        1, "left", "shank", acc_calibration=old)])).status_text()
+    assert "accelerometer not calibrated" in text and "gyroscope" not in text

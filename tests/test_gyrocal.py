@@ -140,8 +140,9 @@ def test_sessions_with_older_calibrations_are_told_to_redo_them():
                SensorEntry(2, "right", "thigh")]
     notes = uncalibrated_notices(entries)
     assert len(notes) == 2
-    assert notes[0].startswith("right thigh sensor: accelerometer not calibrated")
-    assert notes[1].startswith("left shank sensor: gyroscope not calibrated")
+    assert [n.kind for n in notes] == ["acc-uncalibrated", "gyro-uncalibrated"]
+    assert notes[0].text.startswith("right thigh sensor: accelerometer not calibrated")
+    assert notes[1].text.startswith("left shank sensor: gyroscope not calibrated")
     assert uncalibrated_notices(entries[:1]) == ()
 
 

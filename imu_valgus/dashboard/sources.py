@@ -116,13 +116,9 @@ class LiveSource:
             lost = f" lost {s.lost}" if s.lost else ""
             links.append(f"{s.location.replace('_', ' ')}: {state}{battery}{lost}")
         prompt = f"{snap.prompt} — " if snap.prompt else ""
-        # uncalibrated accelerometers (live.uncalibrated_notices): short, the terminal
-        # printed the whole advice at the start
-        advice = ""
-        if any("accelerometer not calibrated" in n for n in snap.notices):
-            advice = " — accelerometer not calibrated: 'imu-valgus sensors calibrate'"
-        elif snap.notices:
-            advice = " — gyroscope not calibrated: 'imu-valgus sensors calibrate'"
+        # standing advice (live.uncalibrated_notices, most important first): short, the
+        # terminal printed the whole of it at the start
+        advice = f" — {snap.notices[0].short}" if snap.notices else ""
         return f"{prompt}t = {snap.t_s:.1f} s — " + ", ".join(links) + advice
 
     def close(self) -> None:
