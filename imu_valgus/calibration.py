@@ -490,22 +490,16 @@ def twist_to_apply(raw: float, sigma: float, bend_range_deg: float) -> float:
     return shrink_twist(raw, sigma)
 
 
-def untwist_thigh(q_e_t: np.ndarray, q_e_k: np.ndarray, side: str,
-                  twist_deg_per_deg: float, flexion_deg: np.ndarray | None = None
-                  ) -> np.ndarray:
+def untwist_thigh(q_e_t: np.ndarray, flexion_deg: np.ndarray,
+                  twist_deg_per_deg: float) -> np.ndarray:
     """Thigh orientation ``(N, 4)`` with the sensor's soft-tissue twist taken out.
 
-    The calibrated thigh frame has turned by ``k f`` about its long axis (``f`` knee
-    flexion from the uncorrected frames; the twist hardly changes it), so the femur's frame
-    is ``R_E_T' R_y(−k f)``.  ``flexion_deg``: that flexion ``(N,)`` if the caller has it
-    already (``kinematics.knee_flexion_deg`` of the uncorrected frames).
+    The calibrated thigh frame has turned by ``k f`` about its long axis, so the femur's
+    frame is ``R_E_T' R_y(−k f)``; ``flexion_deg`` ``(N,)`` is ``f`` from the uncorrected
+    frames (``kinematics.knee_flexion_deg``; the twist hardly changes it).
     """
     if not twist_deg_per_deg:
         return q_e_t
-    if flexion_deg is None:
-        from imu_valgus.kinematics import knee_angles
-
-        flexion_deg = knee_angles(Q.to_matrix(q_e_t), Q.to_matrix(q_e_k), side).flexion_deg
     return Q.mul(q_e_t, Q.from_axis_angle(np.array([0.0, 1.0, 0.0]),
                                           np.radians(-twist_deg_per_deg * flexion_deg)))
 

@@ -194,9 +194,6 @@ class Notice:
     text: str
     short: str
 
-    def __str__(self) -> str:
-        return self.text
-
 
 @dataclass(frozen=True)
 class LiveSnapshot:

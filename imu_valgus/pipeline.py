@@ -581,7 +581,7 @@ class _Leg:
             before = self.heading.state.delta_rad + (
                 self.hinge.state.correction_rad if self.task in HIP_EXERCISES else 0.0)
             flex = knee_flexion_deg(r_e_t, rot_z(np.array(before)) @ r_ek_k)
-            q_e_t = untwist_thigh(q_e_t, None, self.side, cal.thigh_twist_deg_per_deg, flex)
+            q_e_t = untwist_thigh(q_e_t, flex, cal.thigh_twist_deg_per_deg)
             r_e_t = Q.to_matrix(q_e_t)
         delta, psi, upright = self.heading.update(
             t, q_e_t, q_ek_k, gyr_t, gyr_k, follow=self.task in GAIT_TASKS,
