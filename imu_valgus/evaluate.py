@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from imu_valgus.feedback import FeedbackConfig
 from imu_valgus.pipeline import (
     Alert,
     AngleBlock,
@@ -40,6 +41,7 @@ from imu_valgus.pipeline import (
     Pipeline,
     PipelineConfig,
     RepCompleted,
+    SensorSlip,
 )
 from imu_valgus.simulator import SimulationConfig, simulate
 from imu_valgus.simulator.session import ANGLE_NAMES
@@ -168,6 +170,10 @@ class ScenarioResult:
     alerts_clear: dict[str, list[int]] = field(default_factory=dict)
     latencies_s: list[float] = field(default_factory=list)
     calibration_failures: int = 0
+    strap_reports: int = 0      # SensorSlip outputs: no strap moves in these scenarios
+    # task → [IMU-FPPA samples not reported, samples] inside the true reps of tasks with
+    # a valgus rule while the true knee flexion exceeds the rule's gate: where it works
+    fppa_in_reps: dict[str, list[int]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -198,7 +204,7 @@ def run_scenario(sc: Scenario, pipeline_config: PipelineConfig | None = None) ->
     blocks: dict[str, list[AngleBlock]] = defaultdict(list)
     reps: list[dict[str, Any]] = []
     alerts: list[tuple[float, str, float]] = []       # (alert t, side, emitted at host t)
-    fails = 0
+    fails = straps = 0
     for rec in sim.records:
         for out in pipe.feed(rec):
             if isinstance(out, AngleBlock):
@@ -209,7 +215,10 @@ def run_scenario(sc: Scenario, pipeline_config: PipelineConfig | None = None) ->
                 alerts.append((out.t_s, out.side, rec.host_time_s))
             elif isinstance(out, CalibrationFailed):
                 fails += 1
-    res = ScenarioResult(sc, 0.0, float(sim.plan.duration_s), calibration_failures=fails)
+            elif isinstance(out, SensorSlip):
+                straps += 1
+    res = ScenarioResult(sc, 0.0, float(sim.plan.duration_s), calibration_failures=fails,
+                         strap_reports=straps)
     truth = sim.truth
     fs = sim.config.sample_rate_hz
     # --- angles, per task label
@@ -235,6 +244,26 @@ def run_scenario(sc: Scenario, pipeline_config: PipelineConfig | None = None) ->
                 res.n_err[task][name] += int(e.size)
                 res.max_err.setdefault(task, {}).setdefault(name, 0.0)
                 res.max_err[task][name] = max(res.max_err[task][name], float(np.abs(e).max()))
+    # --- IMU-FPPA where the valgus rule works: inside reps, knee flexed past the gate
+    gate = pipe.config.alert_rule.min_flexion_deg
+    for side, bl in blocks.items():
+        t = np.concatenate([b.t_s for b in bl])
+        est = np.concatenate([b.fppa_deg for b in bl])
+        k = np.clip(np.rint(t * fs).astype(int), 0, len(sim.truth_t_s) - 1)
+        tru = sim.truth_angles[side]
+        working = np.isfinite(tru["fppa_deg"][k]) & (tru["knee_flexion_deg"][k] > gate)
+        for tr in truth["reps"]:
+            if tr["side"] != side or not any(
+                    r.kind == "valgus" for r in FeedbackConfig().rules_for(tr["task"])):
+                continue
+            mid = 0.5 * (tr["start_s"] + tr["end_s"])
+            if not any(b["start_s"] <= mid < b["end_s"] and b["side"] in (side, "both")
+                       for b in truth["tasks"]):
+                continue      # the free leg of a single-leg task, held up in the air
+            m = working & (t >= tr["start_s"]) & (t <= tr["end_s"])
+            c = res.fppa_in_reps.setdefault(tr["task"], [0, 0])
+            c[0] += int(np.sum(m & ~np.isfinite(est)))
+            c[1] += int(np.sum(m))
     # --- reps (greedy IoU matching per side)
     used: set[int] = set()
     for tr in truth["reps"]:
@@ -314,7 +343,7 @@ def summarise(results: list[ScenarioResult]) -> dict[str, Any]:
             "max": defaultdict(float), "miss": defaultdict(int), "reps": [0, 0, 0],
             "alerts": [0, 0, 0], "alerts_clear": [0, 0, 0],
             "lat": [], "scenarios": set(), "fp_no_valgus": 0, "minutes": 0.0,
-            "cal_fail": 0})
+            "cal_fail": 0, "straps": 0, "fppa_reps": [0, 0]})
 
     for r in results:
         level = r.scenario.errors
@@ -324,6 +353,7 @@ def summarise(results: list[ScenarioResult]) -> dict[str, Any]:
             rw["scenarios"].add(r.scenario.name)
             rw["minutes"] += r.duration_s / 60.0
             rw["cal_fail"] += r.calibration_failures
+            rw["straps"] += r.strap_reports
         for task in set(r.sq_err) | set(r.reps) | set(r.alerts) | set(r.n_missing):
             # samples are scored under the scenario's task (its own blocks) and ALL
             for key in (scen_task, "ALL"):
@@ -342,6 +372,8 @@ def summarise(results: list[ScenarioResult]) -> dict[str, Any]:
                     rw["alerts_clear"][k] += r.alerts_clear.get(task, [0, 0, 0])[k]
                 if task in NO_VALGUS_TASKS:
                     rw["fp_no_valgus"] += r.alerts.get(task, [0, 0, 0])[1]
+                for k in range(2):
+                    rw["fppa_reps"][k] += r.fppa_in_reps.get(task, [0, 0])[k]
         for key in (scen_task, "ALL"):
             row(level, key)["lat"].extend(r.latencies_s)
     out = []
@@ -350,7 +382,11 @@ def summarise(results: list[ScenarioResult]) -> dict[str, Any]:
                 "ideal", "low", "realistic", "poor") else 9, kv[0][1] == "ALL", kv[0][1])):
         d: dict[str, Any] = {"errors": level, "task": task, "scenarios": len(rw["scenarios"]),
                              "minutes": round(rw["minutes"], 1),
-                             "calibration_failures": rw["cal_fail"]}
+                             "calibration_failures": rw["cal_fail"],
+                             "strap_reports": rw["straps"],
+                             "fppa_not_reported_in_reps_pct": round(
+                                 100.0 * rw["fppa_reps"][0] / rw["fppa_reps"][1], 1)
+                             if rw["fppa_reps"][1] else None}
         for name in ANGLE_NAMES:
             n = rw["n"][name]
             d[f"{name}_rmse"] = round(float(np.sqrt(rw["sq"][name] / n)), 2) if n else None
@@ -429,6 +465,16 @@ def format_table(summary: dict[str, Any]) -> str:
         return (f"{r['errors']} {r['task']} {r['alert_clear_precision']:.2f}/"
                 f"{r['alert_clear_recall']:.2f}/{r['alert_clear_f1']:.2f} ({left_out})")
 
+    in_reps = [f"{r['errors']} {r['task']} {r['fppa_not_reported_in_reps_pct']}%"
+               for r in summary["rows"] if r.get("fppa_not_reported_in_reps_pct") is not None]
+    if in_reps:
+        lines.append("IMU-FPPA not reported inside the reps of tasks with a valgus rule, "
+                     "knee flexed past its gate (where the rule works): " + ", ".join(in_reps))
+    straps = [f"{r['errors']} {r['task']} {r['strap_reports']}" for r in summary["rows"]
+              if r.get("strap_reports") and r["task"] != "ALL"]
+    if straps:
+        lines.append("strap reports (no strap moves in these scenarios; the leg's alerts "
+                     "hold after one): " + ", ".join(straps))
     clear = [clear_cell(r) for r in summary["rows"] if r["alerts_near_threshold"]]
     if clear:
         lines.append(f"alert P/R/F1 of the clear decisions (true IMU-FPPA more than "

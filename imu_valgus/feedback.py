@@ -119,6 +119,11 @@ class AlertDetector:
         """Change the rule (e.g. once a personal baseline is known); state is kept."""
         self.rule = rule
 
+    def hold(self) -> None:
+        """Samples that cannot be judged went by: neither fire nor re-arm on them, and
+        a dwell in progress starts again afterwards."""
+        self._above_since = None
+
     def update(self, t_s: np.ndarray, flexion_deg: np.ndarray,
                measure_deg: np.ndarray, fppa_error_deg: np.ndarray | None = None
                ) -> list[float]:
@@ -379,9 +384,17 @@ class FeedbackEngine:
                     np.median(self._peaks[m][: self.config.baseline_reps]))))
 
     def update(self, t_s: np.ndarray, flexion_deg: np.ndarray,
-               measures_deg: dict[str, np.ndarray], fppa_error_deg: np.ndarray | None = None
+               measures_deg: dict[str, np.ndarray], fppa_error_deg: np.ndarray | None = None,
+               hold: bool = False
                ) -> tuple[list[tuple[float, str, float, bool]], list[FeedbackAction]]:
+        """Alerts ``(t_s, kind, value_deg, delivered)`` and the actions of the delivered
+        ones.  ``hold``: the leg's angles cannot be trusted (a strap moved): no rule
+        fires or re-arms, and a dwell in progress starts again afterwards."""
         alerts, actions = [], []
+        if hold:
+            for det in self.detectors:
+                det.hold()
+            return alerts, actions
         t = np.asarray(t_s, float)
         for det in self.detectors:
             m = measures_deg[det.rule.measure]

@@ -140,6 +140,8 @@ class PipelineConfig:
     task: str = ""                           # "auto": recognised (imu_valgus.taskrec)
     task_recognition: TaskRecognitionParams | None = None   # task="auto" only; None: defaults
     use_magnetometer: bool = True            # when streamed: relative heading, clean field only
+    hold_alerts_on_slip: bool = True         # a leg's alerts hold from a SensorSlip until
+    # its next calibration: its angles no longer rest on a calibration that holds
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -197,12 +199,16 @@ class Alert:
 @dataclass(frozen=True)
 class SensorSlip:
     """A sensor seems to have moved on the leg since calibration; ``location`` names the
-    sensor, or the leg (``"left_leg"``) when the check cannot tell which of its two."""
+    sensor, or the leg (``"left_leg"``) when the check cannot tell which of its two;
+    ``kind``: ``"turned"`` (the knee's relative heading jumped between standing rests) or
+    ``"shifted"`` (standing, the knee reads valgus or varus it did not read at
+    calibration), :mod:`imu_valgus.slip`."""
 
     t_s: float
     side: str
     location: str
     message: str
+    kind: str = "turned"
 
 
 @dataclass(frozen=True)
@@ -631,11 +637,21 @@ class _Leg:
                            thigh_up=r_e_t[:, 2, :], shank_up=r_e_k[:, 2, :],
                            fppa_error_deg=fppa_err)
         out: list[Output] = [block]
-        out.extend(SensorSlip(ts, self.side, loc, msg) for ts, loc, msg in
-                   self.slip.update(self.heading.anchor_jumps))
+        jumps = self.heading.anchor_jumps
+        if jumps:
+            # the standing knee's abduction at each rest: the last samples up to it
+            abd = knee.abduction_deg
+            standing = [float(np.mean(abd[max(0, i - 10):i])) if i else float(abd[0])
+                        for i in np.searchsorted(t, [j[0] for j in jumps], "right").tolist()]
+            held = "; alerts for this leg are on hold until then" \
+                if self.config.hold_alerts_on_slip else ""
+            out.extend(SensorSlip(ts, self.side, loc, msg + held, kind)
+                       for ts, loc, msg, kind in self.slip.update(jumps, standing))
         measures = {"fppa": fppa, "knee_abduction": knee.abduction_deg,
                     "femoral_ir": femoral_ir}
-        alerts, actions = self.feedback.update(t, knee.flexion_deg, measures, fppa_err)
+        alerts, actions = self.feedback.update(
+            t, knee.flexion_deg, measures, fppa_err,
+            hold=self.slip.suspected and self.config.hold_alerts_on_slip)
         for ta, kind, value, delivered in alerts:
             self._alert_times.append(ta)
             out.append(Alert(ta, self.side, kind, value, delivered))

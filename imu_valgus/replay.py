@@ -62,7 +62,8 @@ def analyse_recording(path: str | Path, config: PipelineConfig | None = None,
                               "messages": [out.message]})
             elif isinstance(out, SensorSlip):
                 slips.append({"t_s": round(out.t_s, 3), "side": out.side,
-                              "location": out.location, "message": out.message})
+                              "location": out.location, "kind": out.kind,
+                              "message": out.message})
             elif isinstance(out, TaskRecognised):
                 recognised.append({"t_s": round(out.t_s, 3), "task": out.task,
                                    "side": out.side, "confidence": round(out.confidence, 2)})

@@ -21,7 +21,20 @@ loaded knee with valgus is no pure hinge: single-bend fits landed 10–40° from
 calibration with sensors that had not moved (18 false alarms in a realistic simulated
 12.7-minute session, several with ideal sensors).
 
-A sensor that slides along the limb or tilts (without turning about it) is not detected.
+A strap can also slide or tilt without turning about the limb, and a poor sensor's own
+errors can drift (a temperature-dependent accelerometer bias tilts its vertical).  Neither
+changes ``δ``, but both change the knee's frontal-plane reading while standing: standing
+upright and still, the extended knee is locked, so its abduction (valgus +) reads what it
+read at calibration — zero, since the calibration's standing posture defines it.  An
+upright rest whose knee abduction is more than ``max_standing_abduction_deg`` from zero
+means the calibration no longer holds for this leg.
+
+Each check reports once per calibration (the advice is the same: re-strap, recalibrate);
+``suspected`` stays set until the next calibration (a new monitor), and the pipeline holds
+the leg's alerts meanwhile (``PipelineConfig.hold_alerts_on_slip``).
+
+A sensor that slides along the limb without tilting is not detected (nothing the knee's
+angles show changes).
 """
 
 from __future__ import annotations
@@ -35,37 +48,66 @@ class SlipParams:
     upright rests that counts as a turned sensor; ``drift_deg_s``: how fast the 6D
     fusion's relative heading may drift between rests (two sensors' residual gyro bias
     about the vertical, docs/fusion.md); ``max_gap_s``: longer gaps are not judged
-    (drift could be anything)."""
+    (drift could be anything); ``max_standing_abduction_deg``: largest knee abduction
+    (either sign) an upright rest may read before the calibration counts as lost.  It
+    read ≤ 1.4° at all 568 upright rests of four realistic simulated sessions and 4–11° on
+    the ``poor`` sensors' bad leg; people stand less repeatably than the simulator, so the
+    limit leaves room."""
 
     min_jump_deg: float = 10.0
     drift_deg_s: float = 0.2
     max_gap_s: float = 180.0
+    max_standing_abduction_deg: float = 5.0
 
 
 class SlipMonitor:
-    """Per leg: ``update(anchor_jumps)`` returns ``(t_s, location, message)`` for every
-    upright rest at which a sensor seems to have turned on the leg; ``suspected``
-    stays set until the next calibration (a new monitor)."""
+    """Per leg: ``update(anchor_jumps, standing_abduction_deg)`` returns
+    ``(t_s, location, message, kind)`` for the first upright rest at which a sensor seems
+    to have turned on the leg (``kind`` ``"turned"``) and for the first at which the
+    standing knee reads valgus or varus it did not read at calibration (``"shifted"``);
+    ``suspected`` stays set until the next calibration (a new monitor)."""
 
     def __init__(self, side: str, params: SlipParams | None = None) -> None:
         self.side = side
         self.params = params or SlipParams()
         self.suspected = False
+        self.reported: set[str] = set()
+        self.history: list[tuple[float, float, float, float]] = []
+        """Every upright rest checked: ``(t_s, jump_deg, gap_s, standing_abduction_deg)``
+        (a few hundred an hour; ``benchmarks/standing_check.py`` reads them)."""
 
     def limit_deg(self, gap_s: float) -> float:
         """Largest relative-heading change drift can explain after ``gap_s``, degrees."""
         return self.params.min_jump_deg + self.params.drift_deg_s * gap_s
 
-    def update(self, anchor_jumps: list[tuple[float, float, float]]
-               ) -> list[tuple[float, str, str]]:
+    def update(self, anchor_jumps: list[tuple[float, float, float]],
+               standing_abduction_deg: list[float] | None = None
+               ) -> list[tuple[float, str, str, str]]:
+        """``anchor_jumps``: :attr:`~imu_valgus.heading.HeadingTracker.anchor_jumps`;
+        ``standing_abduction_deg``: the knee abduction at each of those rests (same
+        order), or ``None`` to check turns only."""
         out = []
-        for t_s, jump_deg, gap_s in anchor_jumps:
-            if gap_s > self.params.max_gap_s or abs(jump_deg) <= self.limit_deg(gap_s):
-                continue
-            self.suspected = True
-            out.append((t_s, f"{self.side}_leg",
-                        f"a {self.side} sensor (thigh or shank) seems to have turned on the "
-                        f"leg: standing still, the knee faced {abs(jump_deg):.0f}° "
-                        f"differently from {gap_s:.0f} s before — check both straps, "
-                        "tighten, and recalibrate"))
+        abd = standing_abduction_deg if standing_abduction_deg is not None else \
+            [0.0] * len(anchor_jumps)
+        for (t_s, jump_deg, gap_s), a in zip(anchor_jumps, abd, strict=True):
+            self.history.append((t_s, jump_deg, gap_s, a))
+            if "turned" not in self.reported and gap_s <= self.params.max_gap_s and \
+                    abs(jump_deg) > self.limit_deg(gap_s):
+                self.suspected = True
+                self.reported.add("turned")
+                out.append((t_s, f"{self.side}_leg",
+                            f"a {self.side} sensor (thigh or shank) seems to have turned on "
+                            f"the leg: standing still, the knee faced {abs(jump_deg):.0f}° "
+                            f"differently from {gap_s:.0f} s before — check both straps, "
+                            "tighten, and recalibrate", "turned"))
+            if "shifted" not in self.reported and \
+                    abs(a) > self.params.max_standing_abduction_deg:
+                self.suspected = True
+                self.reported.add("shifted")
+                what = "valgus" if a > 0 else "varus"
+                out.append((t_s, f"{self.side}_leg",
+                            f"standing still, the {self.side} knee reads {abs(a):.0f}° of "
+                            f"{what} where the calibration read 0°: a strap has slid or "
+                            "tilted, or a sensor's readings have drifted — check both "
+                            "straps, tighten, and recalibrate", "shifted"))
         return out

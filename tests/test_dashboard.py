@@ -169,3 +169,25 @@ def test_live_status_line_says_when_accelerometers_are_not_calibrated():
     text = source(uncalibrated_notices([entries[0], SensorEntry(
         1, "left", "shank", acc_calibration=old)])).status_text()
     assert "accelerometer not calibrated" in text and "gyroscope" not in text
+
+
+def test_a_moved_strap_shows_on_its_leg_and_in_the_status_line(qtbot):
+    """A strap tilted mid-set: the leg's title carries the advice, the status line says
+    what moved; the other leg is untouched."""
+    from imu_valgus.dashboard.window import Dashboard
+
+    sim = simulate(SimulationConfig(task="single-leg-squat", side="both", legs="both",
+                                    seed=1, sensor_errors="realistic", reps=3,
+                                    knee_abduction_deg=8.0,
+                                    slip=("left_shank", 20.0, 8.0, "tilt")))
+    source = ReplaySource(sim.records, sim.sensors, sim.config.task, speed=1.0)
+    win = Dashboard(source, period_ms=1000)
+    qtbot.addWidget(win)
+    status = []
+    original = win.statusBar().showMessage
+    win.statusBar().showMessage = lambda text, *a: (status.append(text), original(text, *a))
+    play(win, source, sim.plan.duration_s + 1)
+    assert "of valgus" in win.panels["left"].title.text()
+    assert "on hold" in win.panels["left"].title.text()
+    assert "strap" not in win.panels["right"].title.text()
+    assert any("left leg: a strap may have slid or tilted" in s for s in status), status

@@ -26,6 +26,11 @@ def test_ideal_sensors_score_perfectly_on_reps_and_alerts():
     # 14° of valgus: every true alert peaks well above threshold + 1.5°, so all are clear
     assert r.alerts_clear["single-leg-squat"] == [4, 0, 0]
     assert all(0.0 < lat < 0.2 for lat in r.latencies_s)
+    # the IMU-FPPA is reported wherever the rule works (working leg, knee past the gate);
+    # the free leg, held up in the air, is not counted
+    missing, n = r.fppa_in_reps["single-leg-squat"]
+    assert n > 0.5 * 4 * 200 and missing < 0.01 * n
+    assert r.strap_reports == 0
     rmse = (r.sq_err["single-leg-squat"]["knee_flexion_deg"]
             / r.n_err["single-leg-squat"]["knee_flexion_deg"]) ** 0.5
     assert rmse < 1.0

@@ -8,6 +8,7 @@ from imu_valgus import quaternion as Q
 from imu_valgus.heading import HeadingTracker
 from imu_valgus.pipeline import (
     FLAG_SLIP_SUSPECTED,
+    Alert,
     AngleBlock,
     Pipeline,
     PipelineConfig,
@@ -19,9 +20,9 @@ from imu_valgus.slip import SlipMonitor
 FS = 200.0
 
 
-def _run(cfg: SimulationConfig):
+def _run(cfg: SimulationConfig, alerts: list | None = None, **config):
     sim = simulate(cfg)
-    pipe = Pipeline(sim.sensors, PipelineConfig(task=cfg.task))
+    pipe = Pipeline(sim.sensors, PipelineConfig(task=cfg.task, **config))
     slips, blocks = [], {}
     for rec in sim.records:
         for out in pipe.feed(rec):
@@ -29,6 +30,8 @@ def _run(cfg: SimulationConfig):
                 slips.append(out)
             elif isinstance(out, AngleBlock):
                 blocks.setdefault(out.side, []).append(out)
+            elif isinstance(out, Alert) and alerts is not None:
+                alerts.append(out)
     return slips, blocks
 
 
@@ -52,6 +55,44 @@ def test_a_shank_strap_that_turns_is_reported_at_the_next_standing_rest():
     assert (flags[t > s.t_s + 0.5] & FLAG_SLIP_SUSPECTED).all()
     right = np.concatenate([b.flags for b in blocks["right"]])
     assert not (right & FLAG_SLIP_SUSPECTED).any()
+
+
+def test_a_tilted_strap_is_reported_and_the_legs_alerts_hold():
+    """The left shank sensor tilts 8° in the frontal plane at 25 s (a strap that slid
+    round the calf), between single-leg squats with valgus: the relative heading does
+    not change, but standing, the knee now reads 8° of valgus.  Reported once, at the
+    next upright rest, as "shifted"; the left leg's alerts hold from then on (they would
+    fire on every rep otherwise), the right leg's do not."""
+    cfg = SimulationConfig(task="single-leg-squat", side="both", legs="both", seed=1,
+                           sensor_errors="realistic", reps=6, knee_abduction_deg=8.0,
+                           slip=("left_shank", 25.0, 8.0, "tilt"))
+    alerts: list[Alert] = []
+    slips, blocks = _run(cfg, alerts)
+    assert len(slips) == 1, [s.message for s in slips]
+    s = slips[0]
+    assert s.side == "left" and s.kind == "shifted" and 25.0 < s.t_s < 30.0
+    assert "of valgus" in s.message and "recalibrate" in s.message and "on hold" in s.message
+    t = np.concatenate([b.t_s for b in blocks["left"]])
+    flags = np.concatenate([b.flags for b in blocks["left"]])
+    assert (flags[t > s.t_s + 0.5] & FLAG_SLIP_SUSPECTED).all()
+    left = [a.t_s for a in alerts if a.side == "left"]
+    right = [a.t_s for a in alerts if a.side == "right"]
+    assert left and max(left) < s.t_s and len(right) >= 5
+    # without the hold the left leg's later reps alert: the hold is what keeps them quiet
+    loose: list[Alert] = []
+    _run(cfg, loose, hold_alerts_on_slip=False)
+    assert sum(a.side == "left" and a.t_s > s.t_s for a in loose) >= 2
+
+
+def test_monitor_reports_a_standing_offset_once():
+    m = SlipMonitor("left")
+    assert m.update([(10.0, 0.5, 2.0)], [4.9]) == [] and not m.suspected
+    out = m.update([(20.0, 0.5, 2.0), (30.0, 0.2, 2.0)], [-6.0, -7.0])
+    assert len(out) == 1 and out[0][3] == "shifted" and "6° of varus" in out[0][2]
+    assert m.suspected
+    # a turn is still reported (once), beside it
+    out = m.update([(40.0, 30.0, 2.0), (50.0, 30.0, 2.0)], [0.0, 0.0])
+    assert [o[3] for o in out] == ["turned"]
 
 
 def test_no_false_alarm_when_nothing_moves():

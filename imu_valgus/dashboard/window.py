@@ -225,7 +225,8 @@ class Dashboard(QtWidgets.QMainWindow):
             elif isinstance(o, SensorSlip) and o.side in self.panels:
                 self.panels[o.side].title.setText(
                     f"<b>{o.side.capitalize()} leg</b> — {o.message}")
-                self.statusBar().showMessage(f"{o.side} leg: a strap may have turned — "
+                moved = "turned" if o.kind == "turned" else "slid or tilted"
+                self.statusBar().showMessage(f"{o.side} leg: a strap may have {moved} — "
                                              "recalibrate")
             elif isinstance(o, TaskRecognised):
                 who = f" ({o.side} leg)" if o.side in ("left", "right") else ""

@@ -154,6 +154,8 @@ class Mounting:
     slip_t_s: float = float("inf")         # the strap turns about the segment's long
     slip_deg: float = 0.0                  # axis by slip_deg, starting at slip_t_s,
     slip_s: float = 0.5                    # over slip_s (a sensor that slips)
+    slip_axis: int = 1                     # segment axis of the slip: 1 (long axis, a
+                                           # turn) or 0 (anterior: a frontal-plane tilt)
 
     @property
     def location(self) -> str:
@@ -224,7 +226,7 @@ def sensor_pose(plan: MotionPlan, t_s: np.ndarray, m: Mounting) -> tuple[np.ndar
         rotvec[:, 1] = np.radians(m.sta_axial_deg_per_deg * ch[f"{m.side}_knee_flexion_deg"])
     if m.slip_deg:
         u = np.clip((np.asarray(t_s) - m.slip_t_s) / m.slip_s, 0.0, 1.0)
-        rotvec[:, 1] += np.radians(m.slip_deg) * u * u * (3.0 - 2.0 * u)
+        rotvec[:, m.slip_axis] += np.radians(m.slip_deg) * u * u * (3.0 - 2.0 * u)
     if (m.wobble_deg or m.wobble_mm) and m.wobble_axis is not None:
         hits = [(te, a) for te, side, a in plan.impacts if side == m.side]
         if hits:

@@ -104,9 +104,11 @@ class SimulationConfig:
     legs: str = "task"
     magnetometer: bool = False
     athlete: str = "simulated athlete"
-    slip: tuple[str, float, float] | None = None
-    """``(location, t_s, degrees)``: that sensor's strap turns about the segment's long
-    axis by ``degrees`` at ``t_s`` (over 0.5 s), e.g. ``("left_shank", 40.0, 20.0)``."""
+    slip: tuple[str, float, float] | tuple[str, float, float, str] | None = None
+    """``(location, t_s, degrees[, how])``: that sensor's strap turns about the segment's
+    long axis (``how`` ``"turn"``, the default) or tilts in the frontal plane, about the
+    segment's anterior axis (``"tilt"``), by ``degrees`` at ``t_s`` (over 0.5 s), e.g.
+    ``("left_shank", 40.0, 20.0)``."""
     acc_calibration: str = "none"
     """``"table"``: each sensor went through the accelerometer calibration on a table
     beforehand (:mod:`~imu_valgus.simulator.tablecal`, estimated by the product's
@@ -164,6 +166,10 @@ def simulate(config: SimulationConfig) -> Simulation:
     if config.acc_calibration not in ACC_CALIBRATIONS:
         raise ConfigError(f"acc_calibration must be one of {ACC_CALIBRATIONS}, not "
                           f"{config.acc_calibration!r}")
+    if config.slip is not None and (len(config.slip) not in (3, 4) or (
+            len(config.slip) == 4 and config.slip[3] not in ("turn", "tilt"))):
+        raise ConfigError(f"slip must be (location, t_s, degrees) or (location, t_s, degrees, "
+                          f"'turn' or 'tilt'), not {config.slip!r}")
     model = sensor_model(config.sensor_errors)
     radio = radio_model(config.radio)
     seeds = np.random.SeedSequence(config.seed).spawn(12)
@@ -191,8 +197,10 @@ def simulate(config: SimulationConfig) -> Simulation:
                                        model.soft_tissue)
             err = draw_errors(model, rng)
             if config.slip is not None and config.slip[0] == mounting.location:
+                how = config.slip[3] if len(config.slip) > 3 else "turn"
                 mounting = dataclasses.replace(mounting, slip_t_s=float(config.slip[1]),
-                                               slip_deg=float(config.slip[2]))
+                                               slip_deg=float(config.slip[2]),
+                                               slip_axis={"turn": 1, "tilt": 0}[how])
             # the sensor samples on its own clock: equal steps of period_us sensor-µs
             rate = 1.0 + err.clock_skew
             t_first = rng.uniform(0.0, 1.0 / fs)
