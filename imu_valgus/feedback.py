@@ -242,16 +242,17 @@ class ScheduleGate:
 class ActionConfig:
     """What an alert does.
 
-    ``buzz_segment``: which sensor of the leg vibrates (``"thigh"``: the lateral
-    thigh, the side the knee should be pushed towards).  ``buzz_pattern`` is a
-    :class:`imu_valgus.protocol.BuzzPattern` name.
+    ``buzz_segment``: which sensor of the leg vibrates (``"shank"``: front-outside
+    of the shin just below the knee, the side the knee should move towards; the live
+    session sends it).  ``buzz_pattern`` is a :class:`imu_valgus.protocol.BuzzPattern`
+    name (``DOUBLE``: unlike the single pulse of a phone in a pocket).
     """
 
     kinds: tuple[str, ...] = ("buzz", "flash", "sound")
-    buzz_segment: str = "thigh"
+    buzz_segment: str = "shank"
     buzz_duration_ms: int = 200
     buzz_intensity_pct: int = 80
-    buzz_pattern: str = "CONTINUOUS"
+    buzz_pattern: str = "DOUBLE"
     flash_duration_ms: int = 500
     sound: str = "beep"
 
@@ -369,6 +370,13 @@ class FeedbackEngine:
             if base is not None:
                 rule = replace(rule, baseline_deg=base)
             self.detectors.append(AlertDetector(rule))
+
+    def recalibrated(self) -> None:
+        """The leg's angles now rest on a new calibration: every rule starts afresh, and
+        a baseline learnt from reps measured on the old one (baseline mode) is learnt
+        again from the next reps; baselines given in the config stay."""
+        self._peaks = {}
+        self.set_task(self.task)
 
     def rep_done(self, peaks_deg: dict[str, float]) -> None:
         """Baseline mode: learn from a completed rep's peak measures (degrees)."""

@@ -51,7 +51,7 @@ from imu_valgus.ble.manager import (
     SensorManager,
     pretty_location,
 )
-from imu_valgus.conventions import location_name
+from imu_valgus.feedback import FeedbackAction, buzz_command
 from imu_valgus.pipeline import (
     MOVEMENT_END,
     MOVEMENT_START,
@@ -68,7 +68,7 @@ from imu_valgus.pipeline import (
     RepCompleted,
     SensorSlip,
 )
-from imu_valgus.protocol import Buzz, BuzzPattern, Command, Identify, Led
+from imu_valgus.protocol import Buzz, Command, Identify, Led
 from imu_valgus.recording import Event, Notification, RecordingWriter, SensorEntry, make_metadata
 from imu_valgus.reps import fmt_deg
 from imu_valgus.taskrec import TaskRecognised
@@ -78,15 +78,13 @@ logger = logging.getLogger(__name__)
 # ----------------------------------------------------------------------------- feedback
 
 
-def alert_actions(alert: Alert) -> list[tuple[str, Command]]:
-    """Commands for one valgus alert: a 200 ms DOUBLE buzz at 80 % on that leg's shank.
-
-    A small, replaceable mapping: the feedback engine will produce action events
-    (buzz / flash / sound) and this function then goes away.  Returns
-    ``[(location, command), ...]``.
-    """
-    return [(location_name(alert.side, "shank"),
-             Buzz(duration_ms=200, intensity_pct=80, pattern=BuzzPattern.DOUBLE))]
+def feedback_commands(action: FeedbackAction) -> list[tuple[str, Command]]:
+    """The sensor command of one of the feedback engine's actions: its ``"buzz"`` →
+    ``[(location, Buzz)]`` (:func:`imu_valgus.feedback.buzz_command`); flash and sound are
+    the screen's (none)."""
+    if action.kind != "buzz":
+        return []
+    return [(action.location, buzz_command(action))]
 
 
 # ----------------------------------------------------------------------------- calibration prompts
@@ -260,7 +258,11 @@ class LiveSession:
         Host ``time.monotonic()`` instant of session time 0 (default: now).  Data
         received earlier is dropped.
     actions:
-        Alert → ``[(location, command)]``; default :func:`alert_actions`.
+        Alert → ``[(location, command)]`` for each alert the feedback schedule
+        delivers; default ``None``: the feedback engine's own actions
+        (:class:`~imu_valgus.feedback.FeedbackAction` buzzes, :func:`feedback_commands`;
+        ``PipelineConfig.feedback.actions`` says which sensor, how long, which pattern).
+        ``lambda alert: []`` sends nothing (``stream --no-buzz``).
     on_output:
         Called with every pipeline output (in the caller's thread).
     on_snapshot:
@@ -281,7 +283,7 @@ class LiveSession:
         *,
         recording: str | Path | None = None,
         t0: float | None = None,
-        actions: Callable[[Alert], list[tuple[str, Command]]] = alert_actions,
+        actions: Callable[[Alert], list[tuple[str, Command]]] | None = None,
         on_output: Callable[[Output], None] | None = None,
         on_snapshot: Callable[[LiveSnapshot], None] | None = None,
         metadata: dict[str, Any] | None = None,
@@ -339,6 +341,8 @@ class LiveSession:
         self._skipped_noted: set[tuple[str, str]] = set()
         self._lock = threading.Lock()   # guards what command callbacks touch
         self._pending_events: list[Event] = []
+        self._recalibrate_requested = False
+        self._last_alert: Alert | None = None
         self._legs: dict[str, dict[str, Any]] = {
             side: {"calibrated": False, "angles": None, "reps": 0, "alerts": 0}
             for side in self.pipeline.legs}
@@ -375,6 +379,30 @@ class LiveSession:
         for out in self.pipeline.feed(record):
             self._handle(out)
 
+    def recalibrate(self) -> None:
+        """Guide a new calibration from half a second after the next :meth:`step`
+        (callable from any thread; e.g. after re-doing a strap the system reported): the
+        prompts, the calibration events in the recording, and every leg's calibration
+        replaced, which also ends a strap report's hold on its alerts.  The legs show
+        no angles for the ~16 s it takes."""
+        with self._lock:
+            self._recalibrate_requested = True
+
+    def _schedule_recalibration(self, now_s: float) -> None:
+        # the session's own guided calibration (its first one) again, from now + 0.5 s
+        base = list(self.config.calibration) or list(GUIDED_CALIBRATION)
+        if not any(s.event == STANDING_START for s in base):
+            base = list(GUIDED_CALIBRATION)
+        i0 = next(i for i, s in enumerate(base) if s.event == STANDING_START)
+        i1 = next((i for i, s in enumerate(base) if i > i0 and s.event == MOVEMENT_END),
+                  len(base) - 1)
+        t0 = base[i0].t_s
+        self._steps = [CalibrationStep(now_s + 0.5 + s.t_s - t0, s.event, s.prompt)
+                       for s in base[i0:i1 + 1]]
+        self.prompt = "Recalibrating: get ready to stand still"
+        for st in self._legs.values():
+            st["calibrated"], st["angles"] = False, None
+
     def _due_steps(self, t_s: float) -> None:
         while self._steps and self._steps[0].t_s <= t_s:
             step = self._steps.pop(0)
@@ -391,7 +419,14 @@ class LiveSession:
         elif isinstance(out, Alert):
             self.alerts.append(out)
             self._legs[out.side]["alerts"] += 1
-            self._act(out)
+            self._last_alert = out
+            if self.actions is not None and out.delivered:
+                self._act(out, self.actions(out))
+        elif isinstance(out, FeedbackAction):
+            # the engine's actions follow their alert in the same feed() call; a
+            # schedule that withholds an alert (faded, bandwidth) gives none
+            if self.actions is None and self._last_alert is not None:
+                self._act(self._last_alert, feedback_commands(out))
         elif isinstance(out, RepCompleted):
             self.reps.append(out.summary)
             self._legs[out.side]["reps"] += 1
@@ -403,8 +438,8 @@ class LiveSession:
         if self.on_output is not None:
             self.on_output(out)
 
-    def _act(self, alert: Alert) -> None:
-        for location, command in self.actions(alert):
+    def _act(self, alert: Alert, commands: list[tuple[str, Command]]) -> None:
+        for location, command in commands:
             if not self.manager.accepts(location, command):
                 # e.g. a BUZZ to a sensor without a motor: the screen is the cue
                 self.commands_skipped += 1
@@ -505,8 +540,11 @@ class LiveSession:
                 break
         with self._lock:
             pending, self._pending_events = self._pending_events, []
+            recalibrate, self._recalibrate_requested = self._recalibrate_requested, False
         for ev in pending:
             self._record_event(ev.host_time_s, ev.name, **ev.data)
+        if recalibrate:
+            self._schedule_recalibration(self.now())
         n = 0
         for item in items:
             t_s = self.session_time(item.t_s)
@@ -745,7 +783,7 @@ __all__ = [
     "LiveSummary",
     "SensorView",
     "TerminalView",
-    "alert_actions",
+    "feedback_commands",
     "calibration_from_markers",
     "Notice",
     "uncalibrated_notices",

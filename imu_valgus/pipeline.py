@@ -470,6 +470,24 @@ class _Leg:
         self._alert_times: list[float] = []
         self._q_s_seg: tuple[LegCalibration, np.ndarray] | None = None
 
+    def recalibrate(self) -> None:
+        """Drop the calibration and everything resting on it; the next guided
+        calibration's windows (markers) give a new one.  No angles until then."""
+        self.calibration = None
+        self.heading = None
+        self.slip = None
+        self._auto = False
+        self._auto_still_since = None
+        self._pre = []
+        self._stand, self._move = [], []
+        self.reps.cancel()
+        self.feedback.recalibrated()
+        self._rest_up = None
+        self._still_n = 0
+        self._posture_changed = False
+        self._lying_frame = None
+        self._rep_t, self._rep_a, self._alert_times = [], [], []
+
     def set_task(self, task: str) -> None:
         """Therapist's choice of task: rep rule and feedback rules follow it."""
         self.task = task
@@ -829,6 +847,15 @@ class Pipeline:
         return self.feed_event(record)
 
     def feed_event(self, event: Event) -> list[Output]:
+        if event.name == STANDING_START:
+            # a guided calibration starts: what earlier markers said no longer applies;
+            # mid-session (a strap was re-done) every leg forgets its calibration and
+            # takes the new one, the fusion runs on
+            for k in (STANDING_START, STANDING_END, MOVEMENT_START, MOVEMENT_END):
+                self.markers.pop(k, None)
+            for leg in self.legs.values():
+                if leg.calibration is not None:
+                    leg.recalibrate()
         if event.name.startswith("calibration."):
             self.markers[event.name] = event.host_time_s
         elif event.name == TASK_START:

@@ -20,7 +20,15 @@ from imu_valgus.ble.manager import ManagerConfig, SensorManager
 from imu_valgus.ble.sim_athlete import SimulatedAthlete, start_simulated_manager
 from imu_valgus.ble.sim_sensor import RadioModel
 from imu_valgus.live import LiveConfig, LiveSession, LiveSummary, calibration_from_markers
-from imu_valgus.pipeline import Alert, AngleBlock, Pipeline
+from imu_valgus.feedback import FeedbackConfig, Schedule
+from imu_valgus.pipeline import (
+    Alert,
+    AngleBlock,
+    Calibrated,
+    Pipeline,
+    PipelineConfig,
+    SensorSlip,
+)
 from imu_valgus.protocol import Buzz, BuzzPattern
 from imu_valgus.recording import Event, RecordingReader
 from imu_valgus.simulator import SimulationConfig
@@ -38,6 +46,7 @@ class Run:
     recording: Path
     angles: dict[str, list[AngleBlock]] = field(default_factory=dict)
     alerts: list[Alert] = field(default_factory=list)
+    outputs: list = field(default_factory=list)
     manager: SensorManager | None = None
 
     def series(self, side: str, key: str = "knee_flexion_deg") -> tuple[np.ndarray, np.ndarray]:
@@ -48,7 +57,8 @@ class Run:
 
 def run_live(tmp_path: Path, athlete: SimulatedAthlete, *, unregistered: tuple[str, ...] = (),
              during: Callable[[LiveSession, SimulatedAthlete, SensorManager], None]
-             | None = None) -> Run:
+             | None = None, pipeline: PipelineConfig | None = None,
+             markers: list | None = None) -> Run:
     """Connect, run the whole simulated session live, stop; the sensors are closed
     but their logs and stats stay readable."""
     manager, _radio = start_simulated_manager(athlete, FAST, unregistered=unregistered)
@@ -57,6 +67,7 @@ def run_live(tmp_path: Path, athlete: SimulatedAthlete, *, unregistered: tuple[s
     run.manager = manager
 
     def on_output(out) -> None:
+        run.outputs.append(out)
         if isinstance(out, AngleBlock):
             run.angles.setdefault(out.side, []).append(out)
         elif isinstance(out, Alert):
@@ -67,8 +78,9 @@ def run_live(tmp_path: Path, athlete: SimulatedAthlete, *, unregistered: tuple[s
             assert {d.name for d in manager.scan(0.5).result(10)} >= set(unregistered)
         manager.connect(timeout_s=5.0).result(30)
         session = LiveSession(
-            manager, LiveConfig(time_scale=athlete.speed,
-                                calibration=calibration_from_markers(athlete.markers)),
+            manager, LiveConfig(time_scale=athlete.speed, pipeline=pipeline or PipelineConfig(),
+                                calibration=calibration_from_markers(
+                                    athlete.markers if markers is None else markers)),
             recording=rec, t0=athlete.world.epoch, on_output=on_output,
             metadata={"source": "test"})
 
@@ -225,3 +237,52 @@ def test_a_dropped_sensor_reconnects_and_the_gap_is_recorded(tmp_path) -> None:
     assert t[-1] > ath.duration_s - 1.0
     assert len(run.alerts) == 2
     assert len(ath.sensors["left_shank"].commands_of_type(Buzz)) == 2
+
+
+def test_a_faded_schedule_withholds_the_buzz_not_the_alert(tmp_path) -> None:
+    """Session 8 of 8 with faded feedback: the alerts are still decided, recorded and
+    replayed, but none is fed back (before 2026-12-04 the live session buzzed on every
+    alert whatever the schedule said)."""
+    ath = athlete(speed=4.0)
+    run = run_live(tmp_path, ath, pipeline=PipelineConfig(
+        feedback=FeedbackConfig(schedule=Schedule("faded", session=8))))
+    assert len(run.alerts) == 2 and not any(a.delivered for a in run.alerts)
+    assert not ath.sensors["left_shank"].commands_of_type(Buzz)
+    assert run.summary.commands_sent == 0 and not events(run.recording, "command.buzz")
+
+
+def test_recalibrating_mid_session_after_a_strap_report(tmp_path) -> None:
+    """The shank strap tilts 8° during the first set: reported, the leg's alerts hold.
+    The therapist asks for a new calibration while the athlete stands (as after
+    re-doing the strap); the athlete calibrates and repeats the set, whose alerts are
+    all there again.  The recording replays to the same alerts."""
+    cfg = SimulationConfig(side="left", reps=3, knee_abduction_deg=14.0, seed=3,
+                           slip=("left_shank", 21.0, 8.0, "tilt"),
+                           recalibrate_and_repeat=True)
+    ath = SimulatedAthlete(cfg, speed=4.0)
+    starts = [m.t_s for m in ath.markers if m.name == "calibration.standing.start"]
+    assert len(starts) == 2
+    asked = []
+
+    def during(session: LiveSession, ath: SimulatedAthlete, manager: SensorManager) -> None:
+        if not asked and session.now() >= starts[1] - 0.55:
+            asked.append(session.now())
+            session.recalibrate()
+
+    run = run_live(tmp_path, ath, during=during, markers=ath.markers[:4])
+    slips = [o for o in run.outputs if isinstance(o, SensorSlip)]
+    assert len(slips) == 1 and slips[0].kind == "shifted" and 21.0 < slips[0].t_s < starts[1]
+    cal = [o.t_s for o in run.outputs if isinstance(o, Calibrated) and o.side == "left"]
+    assert len(cal) == 2 and cal[1] > starts[1]
+    # recorded: the second guided calibration, half a second after it was asked for
+    st = [e.host_time_s for e in events(run.recording, "calibration.standing.start")]
+    assert len(st) == 2 and abs(st[1] - (asked[0] + 0.5)) < 0.2
+    truth = [a["t_s"] for a in ath.truth_report("left")["alerts"]]
+    held = [a for a in run.alerts if slips[0].t_s < a.t_s < cal[1]]
+    assert not held
+    second = [a.t_s for a in run.alerts if a.t_s > cal[1]]
+    truth_second = [t for t in truth if t > cal[1]]
+    assert len(truth_second) == 3 and len(second) == 3
+    assert np.allclose(second, truth_second, atol=0.1)
+    alerts, _ = replay_outputs(run.recording)
+    assert [a.t_s for a in alerts] == [a.t_s for a in run.alerts]

@@ -93,8 +93,9 @@ def test_engine_emits_buzz_flash_sound_and_buzz_command():
                                   "knee_abduction": 0 * t, "femoral_ir": 0 * t})
     assert len(alerts) == 1 and alerts[0][3]
     assert [a.kind for a in actions] == ["buzz", "flash", "sound"]
-    assert actions[0].location == "left_thigh"
-    assert buzz_command(actions[0]).duration_ms == 200
+    assert actions[0].location == "left_shank"        # what the live session buzzes
+    cmd = buzz_command(actions[0])
+    assert cmd.duration_ms == 200 and cmd.pattern.name == "DOUBLE"
     # hip exercises have no valgus rule
     eng = FeedbackEngine("left", FeedbackConfig(), task="clamshell")
     assert eng.update(t, np.full_like(t, 60.0), {"fppa": np.full_like(t, 30.0)}) == ([], [])

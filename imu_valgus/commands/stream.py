@@ -36,7 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  imu-valgus replay x.ivr\n\n"
         "The live line shows, per leg, flexion / abduction / IMU-FPPA (°), reps and "
         "alerts, and per sensor [LT = left thigh ...] link state, battery and "
-        "lost / duplicate / late / undecodable packet counts.",
+        "lost / duplicate / late / undecodable packet counts.\n\n"
+        "Recalibrate at any time (e.g. after re-doing a strap the system reported): type "
+        "r and Enter in the terminal, or press Recalibrate in the dashboard.",
         formatter_class=RAW)
     s.add_argument("-o", "--output", type=Path, metavar="FILE",
                    help="recording to write (.ivr); none if omitted")
@@ -71,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
         LiveConfig,
         LiveSession,
         TerminalView,
-        alert_actions,
         calibration_from_markers,
     )
     from imu_valgus.pipeline import PipelineConfig
@@ -114,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         t0 = athlete.world.epoch if athlete is not None else None
         session = LiveSession(
             manager, live_cfg, recording=args.output, t0=t0, overwrite=args.force,
-            actions=(lambda a: []) if args.no_buzz else alert_actions,
+            actions=(lambda a: []) if args.no_buzz else None,
             on_output=view.output if view else None,
             on_snapshot=view.snapshot if view else None, metadata=meta)
         end = None
@@ -135,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
             source.close()
             summary = source.summary
         else:
+            _listen_for_recalibration(session)
             summary = session.run(duration_s=args.duration,
                                   until=(lambda: session.now() >= end) if end else None)
     finally:
@@ -143,6 +145,23 @@ def run(args: argparse.Namespace) -> int:
         manager.stop()
     _print_summary(args, summary)
     return 0
+
+
+def _listen_for_recalibration(session) -> None:
+    """In a terminal, a line ``r`` asks the session for a new guided calibration."""
+    if not sys.stdin.isatty():
+        return
+    import threading
+
+    def listen() -> None:
+        for line in sys.stdin:
+            if line.strip().lower() in ("r", "recalibrate"):
+                session.recalibrate()
+                print("recalibrating: stand still, then three slow knee bends",
+                      file=sys.stderr, flush=True)
+
+    threading.Thread(target=listen, name="recalibrate-key", daemon=True).start()
+    print("type r and Enter to recalibrate", file=sys.stderr, flush=True)
 
 
 def _print_summary(args: argparse.Namespace, summary) -> None:

@@ -107,6 +107,11 @@ class LiveSource:
         out, self._out = self._out, []
         return out
 
+    def recalibrate(self) -> None:
+        """The guided calibration again (the window's Recalibrate button)."""
+        if self.summary is None:
+            self.session.recalibrate()
+
     def status_text(self) -> str:
         snap = self.session.snapshot()
         links = []

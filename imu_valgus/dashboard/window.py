@@ -169,7 +169,18 @@ class Dashboard(QtWidgets.QMainWindow):
         for p in self.panels.values():
             legs.addWidget(p, 1)
         self.task_label = QtWidgets.QLabel("")    # the recognised task (--task auto)
-        lay.addWidget(self.task_label)
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(self.task_label, 1)
+        self.recalibrate_button: QtWidgets.QPushButton | None = None
+        if hasattr(source, "recalibrate"):        # live sessions: after re-doing a strap
+            self.recalibrate_button = QtWidgets.QPushButton("Recalibrate")
+            self.recalibrate_button.setToolTip(
+                "The guided calibration again (stand still 5 s, then three slow knee "
+                "bends), e.g. after a strap was re-done; the legs show no angles until "
+                "it is over")
+            self.recalibrate_button.clicked.connect(self.recalibrate)
+            top.addWidget(self.recalibrate_button)
+        lay.addLayout(top)
         lay.addLayout(legs, 3)
         self.reps = QtWidgets.QTableWidget(0, len(self.REP_COLUMNS))
         self.reps.setHorizontalHeaderLabels(self.REP_COLUMNS)
@@ -184,6 +195,14 @@ class Dashboard(QtWidgets.QMainWindow):
         self.timer.timeout.connect(self.tick)
         self.timer.start(period_ms)
         self.resize(1280, 820)
+
+    def recalibrate(self) -> None:
+        """The Recalibrate button: the live session guides a new calibration."""
+        self.source.recalibrate()
+        for side, p in self.panels.items():
+            p.title.setText(f"<b>{side.capitalize()} leg</b> — recalibrating: stand still, "
+                            "then three slow knee bends")
+        self.statusBar().showMessage("Recalibrating: stand still, then three slow knee bends")
 
     def tick(self) -> None:
         outputs = self.source.poll(time.monotonic())

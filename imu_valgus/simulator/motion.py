@@ -111,6 +111,8 @@ class TaskParams:
     calibration_hip_internal_rotation_deg: float = 0.0
     knee_coupling_abd_deg_per_deg: float = 0.02
     knee_coupling_rot_deg_per_deg: float = 0.10
+    recalibrate_and_repeat: bool = False   # after the task: the guided calibration
+    # again (as after re-doing a strap), then the task once more
 
 
 @dataclass(frozen=True)
@@ -699,6 +701,10 @@ def make_plan(task: str, params: TaskParams, body: Anthropometry,
     b.add("quiet-standing", "both", 1.0, lambda t: {})
     add_calibration(b)
     _add_task(b, task)
+    if params.recalibrate_and_repeat:
+        add_standing(b, 2.0)
+        add_calibration(b)
+        _add_task(b, task)
     b.add("quiet-standing", "both", 1.0, lambda t: {})
     return plan
 

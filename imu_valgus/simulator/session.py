@@ -109,6 +109,9 @@ class SimulationConfig:
     long axis (``how`` ``"turn"``, the default) or tilts in the frontal plane, about the
     segment's anterior axis (``"tilt"``), by ``degrees`` at ``t_s`` (over 0.5 s), e.g.
     ``("left_shank", 40.0, 20.0)``."""
+    recalibrate_and_repeat: bool = False
+    """After the task, the guided calibration again (as after re-doing a strap), then
+    the task once more."""
     acc_calibration: str = "none"
     """``"table"``: each sensor went through the accelerometer calibration on a table
     beforehand (:mod:`~imu_valgus.simulator.tablecal`, estimated by the product's
