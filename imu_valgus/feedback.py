@@ -31,6 +31,7 @@ Defaults and their sources are tabulated in ``docs/feedback.md``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -346,6 +347,89 @@ class FeedbackConfig:
         if task in self.task_rules:
             return self.task_rules[task]
         return DEFAULT_TASK_RULES.get(task, DEFAULT_TASK_RULES[""])
+
+
+@dataclass(frozen=True)
+class FeedbackSettings:
+    """The therapist's feedback settings for a session, flat and JSON-ready: what the
+    command line sets (``stream``, ``replay``, ``dashboard``) and what a live session
+    stores in its recording (metadata ``"feedback"``), so that a replay decides alerts
+    as the live session did.
+
+    ``measure``: one of :data:`MEASURES`; ``baseline``: personal baseline mode (the
+    median peak of the first 3 reps + ``baseline_margin_deg`` replaces the threshold);
+    ``femoral_rotation_alert``: also :data:`FEMORAL_IR_RULE` wherever the valgus rule
+    applies; ``schedule``: :class:`Schedule` kind, with ``programme_session`` (faded)
+    and ``bandwidth_deg`` (bandwidth).
+    """
+
+    threshold_deg: float = 12.0
+    hysteresis_deg: float = 3.0
+    dwell_ms: float = 100.0
+    min_flexion_deg: float = 30.0
+    measure: str = "fppa"
+    baseline: bool = False
+    baseline_margin_deg: float = 8.0
+    femoral_rotation_alert: bool = False
+    schedule: str = "continuous"
+    programme_session: int = 1
+    bandwidth_deg: float = 3.0
+
+    def __post_init__(self) -> None:
+        self.alert_rule()          # validates measure, hysteresis, dwell
+        self.schedule_()           # validates the schedule
+        if not 0.0 <= self.min_flexion_deg < 180.0:
+            raise ConfigError(f"the knee-flexion gate must be 0..180°, not "
+                              f"{self.min_flexion_deg}°")
+        if self.bandwidth_deg < 0 or self.baseline_margin_deg < 0:
+            raise ConfigError("bandwidth and baseline margin must not be negative")
+
+    def alert_rule(self) -> AlertRule:
+        """The valgus rule these settings describe."""
+        return AlertRule(threshold_deg=float(self.threshold_deg),
+                         hysteresis_deg=float(self.hysteresis_deg),
+                         dwell_s=float(self.dwell_ms) / 1000.0,
+                         min_flexion_deg=float(self.min_flexion_deg), measure=self.measure,
+                         baseline_margin_deg=float(self.baseline_margin_deg))
+
+    def schedule_(self) -> Schedule:
+        return Schedule(self.schedule, session=int(self.programme_session),
+                        bandwidth_deg=float(self.bandwidth_deg))
+
+    def feedback_config(self) -> FeedbackConfig:
+        """Rules per task (the valgus rule where the defaults have it; the pipeline puts
+        :meth:`alert_rule` in its place), schedule and baseline mode."""
+        rules: dict[str, tuple[AlertRule, ...]] = {}
+        if self.femoral_rotation_alert:
+            rules = {task: r + (FEMORAL_IR_RULE,) for task, r in DEFAULT_TASK_RULES.items()
+                     if any(x.kind == "valgus" for x in r)}
+        return FeedbackConfig(task_rules=rules, schedule=self.schedule_(),
+                              baseline_mode=bool(self.baseline))
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any] | None) -> FeedbackSettings:
+        """From a recording's metadata; unknown keys (a newer version's) are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in (d or {}).items() if k in names})
+
+    def describe(self) -> str:
+        """One line for reports: what decided the alerts."""
+        what = {"fppa": "IMU-FPPA", "knee_abduction": "knee abduction",
+                "femoral_ir": "femoral internal rotation"}[self.measure]
+        above = (f"its first 3 reps' median + {self.baseline_margin_deg:g}° (personal "
+                 f"baseline; {self.threshold_deg:g}° until then)" if self.baseline
+                 else f"{self.threshold_deg:g}°")
+        extra = "; femoral rotation alert on" if self.femoral_rotation_alert else ""
+        sched = {"continuous": "every alert fed back",
+                 "faded": f"faded schedule, programme session {self.programme_session}",
+                 "bandwidth": f"only alerts {self.bandwidth_deg:g}° beyond the threshold "
+                              "fed back"}[self.schedule]
+        return (f"{what} above {above} for {self.dwell_ms:g} ms with the knee bent more "
+                f"than {self.min_flexion_deg:g}°, re-armed {self.hysteresis_deg:g}° below"
+                f"{extra}; {sched}")
 
 
 class FeedbackEngine:

@@ -34,7 +34,13 @@ from imu_valgus.calibration import (
 )
 from imu_valgus.conventions import R_E_UPRIGHT
 from imu_valgus.errors import CalibrationError, ProtocolError
-from imu_valgus.feedback import AlertRule, FeedbackAction, FeedbackConfig, FeedbackEngine
+from imu_valgus.feedback import (
+    AlertRule,
+    FeedbackAction,
+    FeedbackConfig,
+    FeedbackEngine,
+    FeedbackSettings,
+)
 from imu_valgus.fusion import FusionParams, LiveFusion
 from imu_valgus.heading import HeadingParams, HeadingTracker, HingeDrift
 from imu_valgus.kinematics import (
@@ -142,6 +148,13 @@ class PipelineConfig:
     use_magnetometer: bool = True            # when streamed: relative heading, clean field only
     hold_alerts_on_slip: bool = True         # a leg's alerts hold from a SensorSlip until
     # its next calibration: its angles no longer rest on a calibration that holds
+
+
+def pipeline_config(settings: FeedbackSettings, task: str = "", **kw: Any) -> PipelineConfig:
+    """The pipeline configuration of a therapist's feedback settings (command line, or a
+    recording's metadata ``"feedback"``) for ``task``; ``kw``: other fields."""
+    return PipelineConfig(alert_rule=settings.alert_rule(),
+                          feedback=settings.feedback_config(), task=task, **kw)
 
 
 # ----------------------------------------------------------------------------- outputs

@@ -52,7 +52,8 @@ def analyse_recording(path: str | Path, config: PipelineConfig | None = None,
                 reps.append(out.summary)
             elif isinstance(out, Alert):
                 alerts.append({"t_s": round(out.t_s, 3), "side": out.side, "kind": out.kind,
-                               "value_deg": round(out.value_deg, 2)})
+                               "value_deg": round(out.value_deg, 2),
+                               "fed_back": out.delivered})
             elif isinstance(out, Calibrated):
                 calib.append({"side": out.side, "t_s": round(out.t_s, 3),
                               "quality": out.calibration.quality,
@@ -122,9 +123,17 @@ def format_report(report: dict[str, Any]) -> str:
     if not report["reps"]:
         lines.append("(no reps found)")
     lines.append("")
+    if report.get("feedback"):
+        from imu_valgus.feedback import FeedbackSettings
+        lines.append("Alert rule: " + FeedbackSettings.from_json(report["feedback"]).describe())
+    withheld = sum(not a.get("fed_back", True) for a in report["alerts"])
     lines.append(f"Valgus alerts: {len(report['alerts'])}"
+                 + (f" ({withheld} not fed back: the schedule withheld them)" if withheld
+                    else "")
                  + "".join(f"\n  {a['t_s']:8.2f} s  {a['side']:<5} {a['kind']} "
-                           f"({a['value_deg']:.1f}°)" for a in report["alerts"]))
+                           f"({a['value_deg']:.1f}°)"
+                           + ("" if a.get("fed_back", True) else "  not fed back")
+                           for a in report["alerts"]))
     for sl in report.get("sensor_slips", []):
         lines.append(f"Strap at {sl['t_s']:.1f} s: {sl['message']}")
     counts = report["issues"]["counts"]

@@ -27,6 +27,14 @@ def play(window, source, until_s, step_s=0.05):
         p.redraw()
 
 
+def capture_status(window) -> list[str]:
+    """Every status-line message the window shows, in order."""
+    shown: list[str] = []
+    original = window.statusBar().showMessage
+    window.statusBar().showMessage = lambda text, *a: (shown.append(text), original(text, *a))
+    return shown
+
+
 def test_window_shows_angles_flashes_on_alerts_and_lists_reps(qtbot, session, tmp_path):
     from imu_valgus.dashboard.window import Dashboard
 
@@ -183,11 +191,28 @@ def test_a_moved_strap_shows_on_its_leg_and_in_the_status_line(qtbot):
     source = ReplaySource(sim.records, sim.sensors, sim.config.task, speed=1.0)
     win = Dashboard(source, period_ms=1000)
     qtbot.addWidget(win)
-    status = []
-    original = win.statusBar().showMessage
-    win.statusBar().showMessage = lambda text, *a: (status.append(text), original(text, *a))
+    status = capture_status(win)
     play(win, source, sim.plan.duration_s + 1)
     assert "of valgus" in win.panels["left"].title.text()
     assert "on hold" in win.panels["left"].title.text()
     assert "strap" not in win.panels["right"].title.text()
     assert any("left leg: a strap may have slid or tilted" in s for s in status), status
+
+
+def test_withheld_alerts_do_not_flash(qtbot, session):
+    """A faded schedule in the last programme session: no alert is fed back, so no panel
+    flashes; each one is named in the status line."""
+    from imu_valgus.dashboard.window import Dashboard
+    from imu_valgus.feedback import FeedbackSettings
+    from imu_valgus.pipeline import pipeline_config
+
+    cfg = pipeline_config(FeedbackSettings(schedule="faded", programme_session=8),
+                          session.config.task)
+    source = ReplaySource(session.records, session.sensors, "x", speed=1.0, config=cfg)
+    win = Dashboard(source, period_ms=1000)
+    qtbot.addWidget(win)
+    status = capture_status(win)
+    play(win, source, session.plan.duration_s + 1)
+    panel = win.panels["right"]
+    assert panel.alert_count == 0 and panel.withheld_count >= 2
+    assert sum("not fed back" in s for s in status) == panel.withheld_count

@@ -19,8 +19,8 @@ from conftest_ble import no_bluez  # noqa: F401
 from imu_valgus.ble.manager import ManagerConfig, SensorManager
 from imu_valgus.ble.sim_athlete import SimulatedAthlete, start_simulated_manager
 from imu_valgus.ble.sim_sensor import RadioModel
-from imu_valgus.live import LiveConfig, LiveSession, LiveSummary, calibration_from_markers
 from imu_valgus.feedback import FeedbackConfig, Schedule
+from imu_valgus.live import LiveConfig, LiveSession, LiveSummary, calibration_from_markers
 from imu_valgus.pipeline import (
     Alert,
     AngleBlock,

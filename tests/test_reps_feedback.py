@@ -251,3 +251,24 @@ def _angle_blocks_and_reps(sim, task):
             elif isinstance(out, RepCompleted):
                 reps.append(out.summary)
     return blocks, reps
+
+
+def test_feedback_settings_make_the_rules_schedule_and_baseline_they_say():
+    from imu_valgus.errors import ConfigError
+    from imu_valgus.feedback import FEMORAL_IR_RULE, FeedbackSettings
+    from imu_valgus.pipeline import pipeline_config
+
+    s = FeedbackSettings(threshold_deg=15, dwell_ms=50, measure="knee_abduction",
+                         baseline=True, femoral_rotation_alert=True, schedule="bandwidth",
+                         bandwidth_deg=2)
+    cfg = pipeline_config(s, "squat")
+    assert cfg.task == "squat" and cfg.alert_rule.threshold_deg == 15
+    assert cfg.alert_rule.dwell_s == 0.05 and cfg.alert_rule.measure == "knee_abduction"
+    assert cfg.feedback.baseline_mode and cfg.feedback.schedule.kind == "bandwidth"
+    assert FEMORAL_IR_RULE in cfg.feedback.rules_for("squat")
+    assert cfg.feedback.rules_for("clamshell") == ()          # no valgus rule, none added
+    assert FeedbackSettings.from_json({**s.to_json(), "from_a_newer_version": 1}) == s
+    with pytest.raises(ConfigError):
+        FeedbackSettings(schedule="sometimes")
+    with pytest.raises(ConfigError):
+        FeedbackSettings(hysteresis_deg=-1)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from imu_valgus.commands._common import RAW, positive_int
+from imu_valgus.commands._feedback import add_feedback_options, feedback_settings
 from imu_valgus.errors import ConfigError
 
 
@@ -44,26 +45,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--seed", type=int, default=1, help="simulation seed (default: 1)")
     d.add_argument("--speed", type=float, default=1.0,
                    help="playback speed, 1 = real time (default: 1)")
-    d.add_argument("--threshold-deg", type=float, default=12.0, metavar="DEG",
-                   help="valgus alert threshold on the IMU-FPPA, degrees (default: 12)")
     d.add_argument("--beep", action="store_true", help="also beep on each alert")
     d.add_argument("--duration", type=float, metavar="S",
                    help="close the window after S seconds (default: when you close it)")
     d.add_argument("--screenshot", type=Path, metavar="PNG",
                    help="save a picture of the window when it closes")
+    add_feedback_options(d, recorded=True)
     d.set_defaults(run=run)
 
 
 def make_source(args: argparse.Namespace):
-    from dataclasses import replace
-
     from imu_valgus.dashboard.sources import ReplaySource
-    from imu_valgus.feedback import AlertRule
-    from imu_valgus.pipeline import PipelineConfig
+    from imu_valgus.pipeline import pipeline_config
 
     if args.speed <= 0:
         raise ConfigError(f"--speed must be positive, got {args.speed}")
-    rule = replace(AlertRule(), threshold_deg=args.threshold_deg)
     if args.simulate:
         if args.recording:
             raise ConfigError("give either a recording or --simulate, not both")
@@ -72,14 +68,17 @@ def make_source(args: argparse.Namespace):
         sim = simulate(SimulationConfig(side=args.side, reps=args.reps,
                                         knee_abduction_deg=args.knee_abduction_deg,
                                         seed=args.seed))
-        cfg = PipelineConfig(task=sim.config.task, alert_rule=rule)
+        args.settings = feedback_settings(args)
+        cfg = pipeline_config(args.settings, sim.config.task)
         return ReplaySource(sim.records, sim.sensors, "simulated athlete", args.speed, cfg)
     if args.recording is None:
         raise ConfigError("give a recording to play, or --simulate for a simulated athlete")
     from imu_valgus.recording import RecordingReader
 
     meta = RecordingReader(args.recording).metadata
-    cfg = PipelineConfig(task=str(meta.get("task", "")), alert_rule=rule)
+    recorded = meta.get("feedback")
+    args.settings = feedback_settings(args, recorded if isinstance(recorded, dict) else None)
+    cfg = pipeline_config(args.settings, str(meta.get("task", "")))
     return ReplaySource.from_file(args.recording, args.speed, cfg)
 
 
@@ -102,5 +101,5 @@ def run(args: argparse.Namespace) -> int:
     require_display()
     from imu_valgus.dashboard.window import run_window
 
-    return run_window(source, duration_s=args.duration, threshold_deg=args.threshold_deg,
+    return run_window(source, duration_s=args.duration, threshold_deg=args.settings.threshold_deg,
                       beep=args.beep, screenshot=args.screenshot)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 from pathlib import Path
 
 from imu_valgus.commands._common import RAW
+from imu_valgus.commands._feedback import add_feedback_options, feedback_settings
 
 TASK_CHOICES = ("auto", "squat", "single-leg-squat", "stair-ascent", "stair-descent",
                 "walking", "sit-to-stand", "clamshell", "hydrant")
@@ -33,32 +33,24 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "walking, stairs up/down, squat, single-leg squat, sit-to-stand, clamshell, "
                    "hydrant; docs/task-recognition.md). Task changes recorded by the "
                    "therapist (task.start events) always win. Default: the recording's task")
-    r.add_argument("--threshold-deg", type=float, default=12.0, metavar="DEG",
-                   help="valgus alert when the IMU-FPPA exceeds this, degrees (default: 12)")
-    r.add_argument("--hysteresis-deg", type=float, default=3.0, metavar="DEG",
-                   help="re-arm the alert this far below the threshold (default: 3)")
-    r.add_argument("--dwell-ms", type=float, default=100.0, metavar="MS",
-                   help="the angle must stay above the threshold this long (default: 100)")
-    r.add_argument("--min-flexion-deg", type=float, default=30.0, metavar="DEG",
-                   help="alerts only while the knee is bent more than this (default: 30)")
+    add_feedback_options(r, recorded=True)
     r.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from imu_valgus.feedback import AlertRule
-    from imu_valgus.pipeline import PipelineConfig
+    from imu_valgus.pipeline import pipeline_config
+    from imu_valgus.recording import RecordingReader
     from imu_valgus.replay import analyse_recording, format_report
 
-    rule = replace(AlertRule(), threshold_deg=args.threshold_deg,
-                   hysteresis_deg=args.hysteresis_deg, dwell_s=args.dwell_ms / 1000.0,
-                   min_flexion_deg=args.min_flexion_deg)
+    recorded = RecordingReader(args.recording).metadata.get("feedback")
+    settings = feedback_settings(args, recorded if isinstance(recorded, dict) else None)
     task = getattr(args, "task", "")       # callers building their own Namespace (demo)
     if task and task not in TASK_CHOICES:
         from imu_valgus.errors import ConfigError
         raise ConfigError(f"unknown task {task!r}; choose one of: "
                           + ", ".join(TASK_CHOICES))
-    report = analyse_recording(args.recording, PipelineConfig(alert_rule=rule,
-                                                              task=task))
+    report = analyse_recording(args.recording, pipeline_config(settings, task))
+    report["feedback"] = settings.to_json()
     if args.format == "json":
         print(json.dumps(report, indent=2))
     else:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from imu_valgus.ble.cli_support import (
@@ -14,6 +13,7 @@ from imu_valgus.ble.cli_support import (
     positive_float,
 )
 from imu_valgus.commands._common import RAW
+from imu_valgus.commands._feedback import add_feedback_options, feedback_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,8 +46,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--duration", type=positive_float, metavar="S",
                    help="stop after S seconds of session time (default: until Ctrl-C, or "
                    "the end of a simulated session)")
-    s.add_argument("--threshold-deg", type=float, default=12.0, metavar="DEG",
-                   help="valgus alert when the IMU-FPPA exceeds this, degrees (default: 12)")
     s.add_argument("--no-buzz", action="store_true",
                    help="show alerts but do not make the sensors buzz")
     s.add_argument("--connect-timeout", type=positive_float, default=20.0, metavar="S",
@@ -59,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "recognises the exercise from the movement (walking, stairs up/down, "
                    "squat, single-leg squat, sit-to-stand, clamshell, hydrant; "
                    "docs/task-recognition.md) and replays the same way (default: %(default)s)")
+    add_feedback_options(s, recorded=False)
     add_registry_option(s)
     add_simulation_options(s)
     s.set_defaults(run=run)
@@ -67,7 +66,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from imu_valgus.ble.cli_support import simulated_athlete
     from imu_valgus.ble.manager import ManagerConfig, SensorManager, SensorRegistry
-    from imu_valgus.feedback import AlertRule
     from imu_valgus.live import (
         GUIDED_CALIBRATION,
         LiveConfig,
@@ -75,14 +73,14 @@ def run(args: argparse.Namespace) -> int:
         TerminalView,
         calibration_from_markers,
     )
-    from imu_valgus.pipeline import PipelineConfig
+    from imu_valgus.pipeline import pipeline_config
 
     if args.output is not None and args.output.exists() and not args.force:
         from imu_valgus.errors import RecordingError
         raise RecordingError(f"{args.output} already exists; choose another name or "
                              "give --force")
-    pipeline = PipelineConfig(alert_rule=replace(AlertRule(), threshold_deg=args.threshold_deg),
-                              task=args.task)
+    settings = feedback_settings(args)
+    pipeline = pipeline_config(settings, args.task)
     mcfg = ManagerConfig(scan_timeout_s=args.connect_timeout)
     athlete = None
     if args.simulate:
@@ -104,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         manager.start()
         live_cfg = LiveConfig(pipeline=pipeline, calibration=GUIDED_CALIBRATION)
         meta = {"source": "live"}
+    meta["feedback"] = settings.to_json()   # a replay decides alerts as this session
     if args.dashboard:
         from imu_valgus.commands.dashboard import require_display
 
@@ -131,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
             # it (a loaded machine may run a simulated athlete slower than --speed); the
             # wall-clock cap only guards against a session that stops advancing
             wall = 3.0 * args.duration / args.speed + 30.0 if args.duration else None
-            run_window(source, duration_s=wall, threshold_deg=args.threshold_deg,
+            run_window(source, duration_s=wall, threshold_deg=settings.threshold_deg,
                        close_when_finished=args.duration is not None)
             source.close()
             summary = source.summary

@@ -118,6 +118,7 @@ class LegPanel(QtWidgets.QFrame):
         self.buffer = RingBuffer(int(window_s * 200) + 400, 4)
         self.flashing = False
         self.alert_count = 0
+        self.withheld_count = 0     # alerts the feedback schedule did not feed back
 
     def add_block(self, b: AngleBlock) -> None:
         self.buffer.append(b.t_s, np.column_stack([b.knee_flexion_deg, b.knee_abduction_deg,
@@ -226,9 +227,17 @@ class Dashboard(QtWidgets.QMainWindow):
             if isinstance(o, AngleBlock) and o.side in self.panels:
                 self.panels[o.side].add_block(o)
             elif isinstance(o, Alert) and o.side in self.panels:
-                self.panels[o.side].flash()
-                if self.beep:
-                    QtWidgets.QApplication.beep()
+                if o.delivered:
+                    self.panels[o.side].flash()
+                    if self.beep:
+                        QtWidgets.QApplication.beep()
+                else:
+                    # faded or bandwidth schedule: decided and listed, not fed back (the
+                    # athlete may be watching the screen too)
+                    self.panels[o.side].withheld_count += 1
+                    self.statusBar().showMessage(
+                        f"{o.side} leg: valgus alert ({o.value_deg:.1f}°), not fed back — "
+                        "the feedback schedule withheld it")
             elif isinstance(o, RepCompleted):
                 self._add_rep(o.summary)
             elif isinstance(o, Calibrated) and o.side in self.panels:
