@@ -483,14 +483,18 @@ class _Leg:
         self._alert_times: list[float] = []
         self._q_s_seg: tuple[LegCalibration, np.ndarray] | None = None
 
+    def guided(self) -> None:
+        """A guided calibration has started: stop looking for its windows in the data."""
+        self._auto = False
+        self._auto_still_since = None
+
     def recalibrate(self) -> None:
         """Drop the calibration and everything resting on it; the next guided
         calibration's windows (markers) give a new one.  No angles until then."""
         self.calibration = None
         self.heading = None
         self.slip = None
-        self._auto = False
-        self._auto_still_since = None
+        self.guided()
         self._pre = []
         self._stand, self._move = [], []
         self.reps.cancel()
@@ -869,6 +873,8 @@ class Pipeline:
             for leg in self.legs.values():
                 if leg.calibration is not None:
                     leg.recalibrate()
+                else:
+                    leg.guided()
         if event.name.startswith("calibration."):
             self.markers[event.name] = event.host_time_s
         elif event.name == TASK_START:
