@@ -199,9 +199,9 @@ class BiasFilter:
             else:
                 cw, cx, cy = 0.0, 1.0, 0.0
             aw, ax, ay, az = (cw * aw - cx * ax - cy * ay,
-                              cw * ax + cx * aw - cy * az,
-                              cw * ay + cx * az + cy * aw,
-                              cw * az - cx * ay + cy * ax)
+                              cw * ax + cx * aw + cy * az,
+                              cw * ay - cx * az + cy * aw,
+                              cw * az + cx * ay - cy * ax)
             nq = 1.0 / math.sqrt(aw * aw + ax * ax + ay * ay + az * az)
             aw, ax, ay, az = aw * nq, ax * nq, ay * nq, az * nq
             st.q_a = [aw, ax, ay, az]
