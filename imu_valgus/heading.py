@@ -418,7 +418,8 @@ horizontal projection is mostly the sensors' tilt error (``ε / sin tilt``; with
 tilt error on poor parts an axis 3° from vertical gave headings anywhere)."""
 HINGE_MAX_DRIFT_DEG_S = 0.5
 """The correction changes no faster than this (the fusion's residual bias after long
-motion stays below it: 0.1–0.5 °/s, simulator)."""
+motion stays below it: 0.1–0.5 °/s in the simulator before the bias filter's fix of
+2026-12-04, up to ~0.3 °/s since)."""
 HINGE_OUTLIER_DEG = 5.0
 """A disagreement larger than this is not drift (which the correction follows within a
 fraction of a degree) but a violated assumption — a strap that slipped, the knee turning —
