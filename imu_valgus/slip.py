@@ -50,9 +50,9 @@ class SlipParams:
     about the vertical, docs/fusion.md); ``max_gap_s``: longer gaps are not judged
     (drift could be anything); ``max_standing_abduction_deg``: largest knee abduction
     (either sign) an upright rest may read before the calibration counts as lost.  It
-    read ≤ 1.4° at all 568 upright rests of four realistic simulated sessions and 4–11° on
-    the ``poor`` sensors' bad leg; people stand less repeatably than the simulator, so the
-    limit leaves room."""
+    read ≤ 1.3° at all 568 upright rests of four realistic simulated sessions and up to
+    11° on the ``poor`` sensors (``benchmarks/standing_check.py``); people stand less
+    repeatably than the simulator, so the limit leaves room."""
 
     min_jump_deg: float = 10.0
     drift_deg_s: float = 0.2
