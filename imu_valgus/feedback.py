@@ -32,6 +32,7 @@ Defaults and their sources are tabulated in ``docs/feedback.md``.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -344,9 +345,14 @@ class FeedbackConfig:
     baseline_deg: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def rules_for(self, task: str) -> tuple[AlertRule, ...]:
+        """The task's rules: its own in ``task_rules``, else the defaults; a task neither
+        knows (a session, recognition pending) gets the rules of ``""`` (the
+        configured ones if given)."""
         if task in self.task_rules:
             return self.task_rules[task]
-        return DEFAULT_TASK_RULES.get(task, DEFAULT_TASK_RULES[""])
+        if task in DEFAULT_TASK_RULES:
+            return DEFAULT_TASK_RULES[task]
+        return self.task_rules.get("", DEFAULT_TASK_RULES[""])
 
 
 @dataclass(frozen=True)
@@ -376,6 +382,11 @@ class FeedbackSettings:
     bandwidth_deg: float = 3.0
 
     def __post_init__(self) -> None:
+        for name in ("threshold_deg", "hysteresis_deg", "dwell_ms", "min_flexion_deg",
+                     "baseline_margin_deg", "bandwidth_deg"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ConfigError(f"{name} must be a finite number, not {v!r}")
         self.alert_rule()          # validates measure, hysteresis, dwell
         self.schedule_()           # validates the schedule
         if not 0.0 <= self.min_flexion_deg < 180.0:

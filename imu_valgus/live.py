@@ -116,6 +116,11 @@ GUIDED_CALIBRATION: tuple[CalibrationStep, ...] = (
 """Default prompts with real sensors (session seconds): 5 s standing, 10 s knee bends."""
 
 
+RECALIBRATION_LEAD_S = 2.0
+"""A recalibration's standing window starts this long after it is asked for (the
+prompt "get ready" meanwhile): after re-doing a strap the athlete is still moving."""
+
+
 def calibration_from_markers(markers: Sequence[Any]) -> tuple[CalibrationStep, ...]:
     """Prompts at the instants of a simulated session's markers (``.t_s``, ``.name``)."""
     return tuple(CalibrationStep(float(m.t_s), m.name, PROMPTS.get(m.name, m.name))
@@ -342,7 +347,7 @@ class LiveSession:
         self._lock = threading.Lock()   # guards what command callbacks touch
         self._pending_events: list[Event] = []
         self._recalibrate_requested = False
-        self._last_alert: Alert | None = None
+        self._alert_of: dict[tuple[str, float, str], Alert] = {}   # this feed()'s alerts
         self._legs: dict[str, dict[str, Any]] = {
             side: {"calibrated": False, "angles": None, "reps": 0, "alerts": 0}
             for side in self.pipeline.legs}
@@ -376,11 +381,12 @@ class LiveSession:
         if self.writer is not None:
             self.writer.write(record)
         self.records += 1
+        self._alert_of.clear()
         for out in self.pipeline.feed(record):
             self._handle(out)
 
     def recalibrate(self) -> None:
-        """Guide a new calibration from half a second after the next :meth:`step`
+        """Guide a new calibration from ``RECALIBRATION_LEAD_S`` after the next :meth:`step`
         (callable from any thread; e.g. after re-doing a strap the system reported): the
         prompts, the calibration events in the recording, and every leg's calibration
         replaced, which also ends a strap report's hold on its alerts.  The legs show
@@ -397,7 +403,8 @@ class LiveSession:
         i1 = next((i for i, s in enumerate(base) if i > i0 and s.event == MOVEMENT_END),
                   len(base) - 1)
         t0 = base[i0].t_s
-        self._steps = [CalibrationStep(now_s + 0.5 + s.t_s - t0, s.event, s.prompt)
+        lead = RECALIBRATION_LEAD_S
+        self._steps = [CalibrationStep(now_s + lead + s.t_s - t0, s.event, s.prompt)
                        for s in base[i0:i1 + 1]]
         self.prompt = "Recalibrating: get ready to stand still"
         for st in self._legs.values():
@@ -419,14 +426,15 @@ class LiveSession:
         elif isinstance(out, Alert):
             self.alerts.append(out)
             self._legs[out.side]["alerts"] += 1
-            self._last_alert = out
+            self._alert_of[(out.side, out.t_s, out.kind)] = out
             if self.actions is not None and out.delivered:
                 self._act(out, self.actions(out))
         elif isinstance(out, FeedbackAction):
-            # the engine's actions follow their alert in the same feed() call; a
-            # schedule that withholds an alert (faded, bandwidth) gives none
-            if self.actions is None and self._last_alert is not None:
-                self._act(self._last_alert, feedback_commands(out))
+            # the engine's actions come in the same feed() call as their alert (after all
+            # of the block's alerts); a schedule that withholds an alert gives none
+            alert = self._alert_of.get((out.side, out.t_s, out.params.get("alert")))
+            if self.actions is None and alert is not None:
+                self._act(alert, feedback_commands(out))
         elif isinstance(out, RepCompleted):
             self.reps.append(out.summary)
             self._legs[out.side]["reps"] += 1

@@ -674,14 +674,15 @@ class _Leg:
         out: list[Output] = [block]
         jumps = self.heading.anchor_jumps
         if jumps:
-            # the standing knee's abduction at each rest: the last samples up to it
-            abd = knee.abduction_deg
-            standing = [float(np.mean(abd[max(0, i - 10):i])) if i else float(abd[0])
-                        for i in np.searchsorted(t, [j[0] for j in jumps], "right").tolist()]
+            # the standing knee at each rest: the block's last samples up to it (the rest's
+            # time is always inside the block)
+            ends = np.searchsorted(t, [j[0] for j in jumps], "right").tolist()
+            abd = [float(np.mean(knee.abduction_deg[max(0, i - 10):i])) for i in ends]
+            flex = [float(np.mean(knee.flexion_deg[max(0, i - 10):i])) for i in ends]
             held = "; alerts for this leg are on hold until then" \
                 if self.config.hold_alerts_on_slip else ""
             out.extend(SensorSlip(ts, self.side, loc, msg + held, kind)
-                       for ts, loc, msg, kind in self.slip.update(jumps, standing))
+                       for ts, loc, msg, kind in self.slip.update(jumps, abd, flex))
         measures = {"fppa": fppa, "knee_abduction": knee.abduction_deg,
                     "femoral_ir": femoral_ir}
         alerts, actions = self.feedback.update(
@@ -705,10 +706,12 @@ class _Leg:
             tt = np.concatenate(self._rep_t)
             keys = set.intersection(*(set(x) for x in self._rep_a))
             aa = {k: np.concatenate([x[k] for x in self._rep_a]) for k in keys}
-            rule = self.config.alert_rule
+            # the valgus rule in force (a personal baseline once learnt)
+            rule = next((d.rule for d in self.feedback.detectors if d.rule.kind == "valgus"),
+                        self.config.alert_rule)
             summary = rep_summary(start, end, tt, aa, self._alert_times, side=self.side,
                                   task=self.task, threshold_deg=rule.effective_threshold_deg,
-                                  min_flexion_deg=rule.min_flexion_deg)
+                                  min_flexion_deg=rule.min_flexion_deg, measure=rule.measure)
             summary["quality_flags"] = int(np.bitwise_or.reduce(flags))
             out.append(RepCompleted(self.side, summary))
             self.feedback.rep_done({"fppa": summary["peak_fppa_deg"],

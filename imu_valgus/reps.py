@@ -102,13 +102,15 @@ def detect_reps(t_s: np.ndarray, flexion_deg: np.ndarray,
 
 def rep_summary(start_s: float, end_s: float, t_s: np.ndarray, angles: dict[str, np.ndarray],
                 alert_times_s: list[float], *, side: str, task: str,
-                threshold_deg: float = 12.0, min_flexion_deg: float = 30.0) -> dict[str, Any]:
+                threshold_deg: float = 12.0, min_flexion_deg: float = 30.0,
+                measure: str = "fppa") -> dict[str, Any]:
     """Per-rep metrics from angle series that cover the rep (degrees, seconds).
 
     Knee-bending tasks: depth (peak flexion), knee abduction at peak flexion and
     its peak, IMU-FPPA peak over the samples where it is defined (and the share of the
     flexed samples where it is), peak femoral internal rotation, time with the
-    IMU-FPPA above ``threshold_deg`` while flexed more than ``min_flexion_deg``,
+    alert's measure (``measure``: IMU-FPPA, knee abduction or femoral IR) above
+    ``threshold_deg`` while flexed more than ``min_flexion_deg``,
     descent (start → peak flexion) and ascent (peak → end) durations.  Hip
     exercises (``angles`` with ``"thigh_excursion_deg"``) add range of motion
     and tempo (raise, hold within 90 % of the peak, lower).
@@ -122,7 +124,9 @@ def rep_summary(start_s: float, end_s: float, t_s: np.ndarray, angles: dict[str,
     r = lambda x: round(float(x), 2)  # noqa: E731
     dt = float(np.median(np.diff(tt))) if len(tt) > 1 else 0.0
     with np.errstate(invalid="ignore"):
-        above = (fppa > threshold_deg) & (flex > min_flexion_deg)
+        key = {"fppa": "fppa_deg", "knee_abduction": "knee_abduction_deg",
+               "femoral_ir": "femoral_ir_deg"}[measure]
+        above = (angles[key][m] > threshold_deg) & (flex > min_flexion_deg)
     out: dict[str, Any] = {
         "side": side, "task": task,
         "start_s": round(start_s, 3), "end_s": round(end_s, 3),

@@ -58,6 +58,10 @@ class SlipParams:
     drift_deg_s: float = 0.2
     max_gap_s: float = 180.0
     max_standing_abduction_deg: float = 5.0
+    max_standing_flexion_deg: float = 10.0
+    """The standing check only judges rests with the knee this close to straight: an
+    upright rest lets each segment lean up to 12°, i.e. ~24° of knee flexion, where a
+    knee may abduct by itself."""
 
 
 class SlipMonitor:
@@ -81,15 +85,17 @@ class SlipMonitor:
         return self.params.min_jump_deg + self.params.drift_deg_s * gap_s
 
     def update(self, anchor_jumps: list[tuple[float, float, float]],
-               standing_abduction_deg: list[float] | None = None
+               standing_abduction_deg: list[float] | None = None,
+               standing_flexion_deg: list[float] | None = None
                ) -> list[tuple[float, str, str, str]]:
         """``anchor_jumps``: :attr:`~imu_valgus.heading.HeadingTracker.anchor_jumps`;
-        ``standing_abduction_deg``: the knee abduction at each of those rests (same
-        order), or ``None`` to check turns only."""
+        ``standing_abduction_deg`` and ``standing_flexion_deg``: the knee's abduction and
+        flexion at each of those rests (same order), or ``None`` to check turns only."""
         out = []
-        abd = standing_abduction_deg if standing_abduction_deg is not None else \
-            [0.0] * len(anchor_jumps)
-        for (t_s, jump_deg, gap_s), a in zip(anchor_jumps, abd, strict=True):
+        n = len(anchor_jumps)
+        abd = standing_abduction_deg if standing_abduction_deg is not None else [0.0] * n
+        flex = standing_flexion_deg if standing_flexion_deg is not None else [0.0] * n
+        for (t_s, jump_deg, gap_s), a, f in zip(anchor_jumps, abd, flex, strict=True):
             self.history.append((t_s, jump_deg, gap_s, a))
             if "turned" not in self.reported and gap_s <= self.params.max_gap_s and \
                     abs(jump_deg) > self.limit_deg(gap_s):
@@ -101,6 +107,7 @@ class SlipMonitor:
                             f"differently from {gap_s:.0f} s before — check both straps, "
                             "tighten, and recalibrate", "turned"))
             if "shifted" not in self.reported and \
+                    abs(f) < self.params.max_standing_flexion_deg and \
                     abs(a) > self.params.max_standing_abduction_deg:
                 self.suspected = True
                 self.reported.add("shifted")

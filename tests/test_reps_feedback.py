@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from imu_valgus.feedback import AlertDetector, AlertRule, detect_alerts
+from imu_valgus.feedback import DEFAULT_TASK_RULES, AlertDetector, AlertRule, detect_alerts
 from imu_valgus.reps import RepDetector, detect_reps
 
 FS = 200.0
@@ -272,3 +272,34 @@ def test_feedback_settings_make_the_rules_schedule_and_baseline_they_say():
         FeedbackSettings(schedule="sometimes")
     with pytest.raises(ConfigError):
         FeedbackSettings(hysteresis_deg=-1)
+
+
+def test_recorded_settings_and_the_command_line():
+    """Options given on the command line win over the recording's settings, a bad
+    recorded value can be replaced that way, and otherwise says where it came from."""
+    import argparse
+
+    from imu_valgus.commands._feedback import feedback_settings
+    from imu_valgus.errors import ConfigError
+
+    recorded = {"threshold_deg": 15.0, "baseline": True, "schedule": "faded",
+                "programme_session": 6}
+    none = argparse.Namespace()
+    s = feedback_settings(none, recorded)
+    assert s.threshold_deg == 15.0 and s.baseline and s.programme_session == 6
+    s = feedback_settings(argparse.Namespace(baseline=False, threshold_deg=13.0), recorded)
+    assert not s.baseline and s.threshold_deg == 13.0 and s.schedule == "faded"
+    bad = {"schedule": "adaptive", "threshold_deg": None}
+    with pytest.raises(ConfigError, match="recording's feedback settings"):
+        feedback_settings(none, bad)
+    s = feedback_settings(argparse.Namespace(schedule="continuous", threshold_deg=12.0), bad)
+    assert s.schedule == "continuous"
+
+
+def test_a_femoral_rotation_alert_applies_to_tasks_the_table_does_not_name():
+    from imu_valgus.feedback import FeedbackSettings
+
+    cfg = FeedbackSettings(femoral_rotation_alert=True).feedback_config()
+    for task in ("session", "auto", "squat"):
+        assert [r.kind for r in cfg.rules_for(task)] == ["valgus", "femoral_rotation"], task
+    assert FeedbackConfig().rules_for("session") == DEFAULT_TASK_RULES[""]

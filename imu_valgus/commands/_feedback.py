@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from typing import Any
 
 from imu_valgus.commands._common import positive_int
 
 
-def _number(least: float | None = None):
+def _number(least: float | None = None, most: float | None = None):
     def parse(text: str) -> float:
         try:
             v = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
         if least is not None and v < least:
             raise argparse.ArgumentTypeError(f"must be {least:g} or more, got {v:g}")
+        if most is not None and v > most:
+            raise argparse.ArgumentTypeError(f"must be {most:g} or less, got {v:g}")
         return v
     return parse
 
@@ -38,7 +43,7 @@ def add_feedback_options(parser: argparse.ArgumentParser, *, recorded: bool) -> 
         + (" A live session stores them in its recording; replaying it uses them unless "
            "given here." if recorded else " Stored in the recording, so that a replay "
            "decides alerts as this session did."))
-    g.add_argument("--threshold-deg", type=float, metavar="DEG",
+    g.add_argument("--threshold-deg", type=_number(), metavar="DEG",
                    help=f"alert when the measure exceeds this, degrees {default('12')}")
     g.add_argument("--hysteresis-deg", type=_number(0.0), metavar="DEG",
                    help=f"re-arm the alert this far below the threshold, degrees "
@@ -46,7 +51,7 @@ def add_feedback_options(parser: argparse.ArgumentParser, *, recorded: bool) -> 
     g.add_argument("--dwell-ms", type=_number(0.0), metavar="MS",
                    help=f"the measure must stay above the threshold this long, ms "
                    f"{default('100')}")
-    g.add_argument("--min-flexion-deg", type=_number(0.0), metavar="DEG",
+    g.add_argument("--min-flexion-deg", type=_number(0.0, 170.0), metavar="DEG",
                    help="alerts only while the knee is bent more than this, degrees "
                    + default("30"))
     g.add_argument("--measure", choices=MEASURES,
@@ -54,7 +59,7 @@ def add_feedback_options(parser: argparse.ArgumentParser, *, recorded: bool) -> 
                    f"abduction or femoral internal rotation {default(d.measure)}")
     g.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=None,
                    help="personal baseline mode: the threshold becomes the median peak of "
-                   "the athlete's first 3 reps + the margin (until then --threshold-deg) "
+                   "the athlete's first 3 reps + the margin; --threshold-deg until then "
                    + default("off"))
     g.add_argument("--baseline-margin-deg", type=_number(0.0), metavar="DEG",
                    help="margin above the personal baseline, degrees (about the smallest "
@@ -65,7 +70,8 @@ def add_feedback_options(parser: argparse.ArgumentParser, *, recorded: bool) -> 
                    + default("off"))
     g.add_argument("--schedule", choices=("continuous", "faded", "bandwidth"),
                    help="which alerts are fed back (buzz, flash, beep): every one; faded over "
-                   "the last 4 of 8 programme sessions (--programme-session); or only those "
+                   "the last 4 of 8 programme sessions (--programme-session: sessions 1-4 "
+                   "all, 5 three in four, 6 half, 7 one in four, 8 none); or only those "
                    f"--bandwidth-deg beyond the threshold {default(d.schedule)}. Alerts "
                    "are recorded and reported either way")
     g.add_argument("--programme-session", type=positive_int, metavar="N",
@@ -79,9 +85,15 @@ def add_feedback_options(parser: argparse.ArgumentParser, *, recorded: bool) -> 
 def feedback_settings(args: argparse.Namespace, recorded: dict[str, Any] | None = None):
     """The settings in force: the options given, else the recording's, else the
     defaults (callers building their own Namespace may leave options out)."""
+    from imu_valgus.errors import ConfigError
     from imu_valgus.feedback import FeedbackSettings
 
-    base = FeedbackSettings.from_json(recorded) if recorded else FeedbackSettings()
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(FeedbackSettings)
              if getattr(args, f.name, None) is not None}
-    return dataclasses.replace(base, **given)
+    try:
+        return FeedbackSettings.from_json({**(recorded or {}), **given})
+    except (ConfigError, TypeError, ValueError) as e:
+        if not recorded:
+            raise
+        raise ConfigError(f"the recording's feedback settings cannot be used ({e}); give "
+                          "the setting on the command line to replace it") from None

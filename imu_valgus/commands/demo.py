@@ -49,6 +49,5 @@ def run(args: argparse.Namespace) -> int:
             task="single-leg-squat", side="left", reps=5, knee_flexion_deg=65.0,
             knee_abduction_deg=12.0, hip_ir_deg=8.0, hip_adduction_deg=4.0, loss=0.0, seed=1,
             output=target, truth_out=None, force=True))
-    return replay.run(argparse.Namespace(recording=target, format="table", threshold_deg=12.0,
-                                         hysteresis_deg=3.0, dwell_ms=100.0,
-                                         min_flexion_deg=30.0))
+    # the recording's own alert settings (the defaults)
+    return replay.run(argparse.Namespace(recording=target, format="table"))

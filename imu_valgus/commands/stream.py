@@ -148,9 +148,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _listen_for_recalibration(session) -> None:
     """In a terminal, a line ``r`` asks the session for a new guided calibration."""
-    if not sys.stdin.isatty():
-        return
+    import os
     import threading
+
+    try:       # a terminal, and we are in its foreground (not 'stream ... &': reading
+        # from the background would stop the whole process in the middle of a recording)
+        if not sys.stdin.isatty() or os.tcgetpgrp(sys.stdin.fileno()) != os.getpgrp():
+            return
+    except (OSError, ValueError, AttributeError):
+        return
 
     def listen() -> None:
         for line in sys.stdin:

@@ -199,6 +199,9 @@ class Dashboard(QtWidgets.QMainWindow):
 
     def recalibrate(self) -> None:
         """The Recalibrate button: the live session guides a new calibration."""
+        if getattr(self.source, "finished", False):
+            self.statusBar().showMessage("The session has ended: nothing to recalibrate")
+            return
         self.source.recalibrate()
         for side, p in self.panels.items():
             p.title.setText(f"<b>{side.capitalize()} leg</b> — recalibrating: stand still, "
@@ -235,8 +238,9 @@ class Dashboard(QtWidgets.QMainWindow):
                     # faded or bandwidth schedule: decided and listed, not fed back (the
                     # athlete may be watching the screen too)
                     self.panels[o.side].withheld_count += 1
+                    what = o.kind.replace("_", " ")
                     self.statusBar().showMessage(
-                        f"{o.side} leg: valgus alert ({o.value_deg:.1f}°), not fed back — "
+                        f"{o.side} leg: {what} alert ({o.value_deg:.1f}°), not fed back — "
                         "the feedback schedule withheld it")
             elif isinstance(o, RepCompleted):
                 self._add_rep(o.summary)
@@ -255,7 +259,7 @@ class Dashboard(QtWidgets.QMainWindow):
                     f"<b>{o.side.capitalize()} leg</b> — {o.message}")
                 moved = "turned" if o.kind == "turned" else "slid or tilted"
                 self.statusBar().showMessage(f"{o.side} leg: a strap may have {moved} — "
-                                             "recalibrate")
+                                             "re-do it, then press Recalibrate")
             elif isinstance(o, TaskRecognised):
                 who = f" ({o.side} leg)" if o.side in ("left", "right") else ""
                 self.task_label.setText(f"Task: <b>{o.task}</b>{who} — recognised, "
