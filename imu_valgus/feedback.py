@@ -455,6 +455,7 @@ class FeedbackEngine:
         self.config = config
         self.gate = ScheduleGate(config.schedule)
         self._peaks: dict[str, list[float]] = {}
+        self._last_buzz_s = -np.inf
         self.set_task(task)
 
     def set_task(self, task: str) -> None:
@@ -510,7 +511,18 @@ class FeedbackEngine:
                     actions.extend(actions_for(det.rule.kind, self.side, ta, v,
                                                self.config.actions))
         alerts.sort(key=lambda a: a[0])
-        return alerts, actions
+        actions.sort(key=lambda a: a.t_s)
+        # two rules firing together (valgus and femoral rotation) buzz once: a second
+        # buzz while the motor still runs would only blur the first
+        gap_s = self.config.actions.buzz_duration_ms / 1000.0 + 0.1
+        kept = []
+        for a in actions:
+            if a.kind == "buzz":
+                if a.t_s - self._last_buzz_s < gap_s:
+                    continue
+                self._last_buzz_s = a.t_s
+            kept.append(a)
+        return alerts, kept
 
 
 def buzz_command(action: FeedbackAction):

@@ -216,3 +216,15 @@ def test_withheld_alerts_do_not_flash(qtbot, session):
     panel = win.panels["right"]
     assert panel.alert_count == 0 and panel.withheld_count >= 2
     assert sum("not fed back" in s for s in status) == panel.withheld_count
+
+
+def test_the_threshold_line_sits_on_the_plot_of_the_measure_in_force(qtbot, session):
+    from imu_valgus.dashboard.window import Dashboard
+
+    source = ReplaySource(session.records, session.sensors, "x", speed=1.0)
+    for measure, plot in (("fppa", "valgus"), ("femoral_ir", "ir")):
+        win = Dashboard(source, threshold_deg=8.0, measure=measure, period_ms=1000)
+        qtbot.addWidget(win)
+        panel = win.panels["right"]
+        assert panel.threshold_line in panel.plots[plot].items
+        assert panel.threshold_line.value() == 8.0

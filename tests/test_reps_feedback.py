@@ -303,3 +303,18 @@ def test_a_femoral_rotation_alert_applies_to_tasks_the_table_does_not_name():
     for task in ("session", "auto", "squat"):
         assert [r.kind for r in cfg.rules_for(task)] == ["valgus", "femoral_rotation"], task
     assert FeedbackConfig().rules_for("session") == DEFAULT_TASK_RULES[""]
+
+
+def test_two_rules_firing_together_buzz_once():
+    """Valgus and femoral rotation cross together: two alerts, each flashed, one buzz."""
+    from imu_valgus.feedback import FeedbackSettings
+
+    eng = FeedbackEngine("left", FeedbackSettings(femoral_rotation_alert=True)
+                         .feedback_config(), task="squat")
+    t = np.arange(0, 1, 1 / FS)
+    alerts, actions = eng.update(t, np.full_like(t, 60.0),
+                                 {"fppa": np.full_like(t, 15.0), "knee_abduction": 0 * t,
+                                  "femoral_ir": np.full_like(t, 10.0)})
+    assert sorted(a[1] for a in alerts) == ["femoral_rotation", "valgus"]
+    assert [a.kind for a in actions].count("buzz") == 1
+    assert [a.kind for a in actions].count("flash") == 2

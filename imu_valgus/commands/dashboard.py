@@ -102,4 +102,5 @@ def run(args: argparse.Namespace) -> int:
     from imu_valgus.dashboard.window import run_window
 
     return run_window(source, duration_s=args.duration, threshold_deg=args.settings.threshold_deg,
+                      measure=args.settings.measure, baseline=args.settings.baseline,
                       beep=args.beep, screenshot=args.screenshot)

@@ -68,7 +68,8 @@ class RingBuffer:
 class LegPanel(QtWidgets.QFrame):
     """Three stacked plots for one leg and a line of current values."""
 
-    def __init__(self, side: str, threshold_deg: float, window_s: float) -> None:
+    def __init__(self, side: str, threshold_deg: float, window_s: float,
+                 measure: str = "fppa", baseline: bool = False) -> None:
         super().__init__()
         self.side = side
         self.window_s = window_s
@@ -110,11 +111,18 @@ class LegPanel(QtWidgets.QFrame):
             "fppa": self.plots["valgus"].plot(pen=pen(COLOURS["fppa"]), name="IMU-FPPA"),
             "ir": self.plots["ir"].plot(pen=pen(COLOURS["ir"]), name="femoral IR"),
         }
+        # the alert threshold on the plot of the measure that drives it (a personal
+        # baseline replaces it after the first reps: the line then shows the start)
+        name = {"fppa": "IMU-FPPA", "knee_abduction": "knee abduction",
+                "femoral_ir": "femoral IR"}.get(measure, measure)
+        until = ", until the personal baseline" if baseline else ""
         self.threshold_line = pg.InfiniteLine(
             threshold_deg, angle=0, movable=False,
             pen=pg.mkPen("#888", width=1, style=QtCore.Qt.PenStyle.DashLine),
-            label=f"alert {threshold_deg:g}°", labelOpts={"position": 0.97})
-        self.plots["valgus"].addItem(self.threshold_line)
+            label=f"alert: {name} > {threshold_deg:g}°{until}",
+            # right-aligned just above the line, at the right edge
+            labelOpts={"position": 0.99, "anchors": [(1, 1), (1, 1)], "color": "#666"})
+        self.plots["ir" if measure == "femoral_ir" else "valgus"].addItem(self.threshold_line)
         self.buffer = RingBuffer(int(window_s * 200) + 400, 4)
         self.flashing = False
         self.alert_count = 0
@@ -154,7 +162,8 @@ class Dashboard(QtWidgets.QMainWindow):
     REP_COLUMNS = ("side", "start s", "end s", "flexion °", "abduction peak °",
                    "abduction at depth °", "IMU-FPPA °", "femoral IR °", "alerts")
 
-    def __init__(self, source: Source, *, threshold_deg: float = 12.0, window_s: float = 10.0,
+    def __init__(self, source: Source, *, threshold_deg: float = 12.0, measure: str = "fppa",
+                 baseline: bool = False, window_s: float = 10.0,
                  period_ms: int = 33, beep: bool = False,
                  close_when_finished: bool = False) -> None:
         super().__init__()
@@ -166,7 +175,8 @@ class Dashboard(QtWidgets.QMainWindow):
         self.setCentralWidget(central)
         lay = QtWidgets.QVBoxLayout(central)
         legs = QtWidgets.QHBoxLayout()
-        self.panels = {s: LegPanel(s, threshold_deg, window_s) for s in source.info.sides}
+        self.panels = {s: LegPanel(s, threshold_deg, window_s, measure, baseline)
+                       for s in source.info.sides}
         for p in self.panels.values():
             legs.addWidget(p, 1)
         self.task_label = QtWidgets.QLabel("")    # the recognised task (--task auto)
