@@ -145,3 +145,42 @@ def test_the_therapists_feedback_settings_are_recorded_and_replayed(tmp_path: Pa
     assert stricter["feedback"]["threshold_deg"] == 40.0 and stricter["alerts"] == []
     bad = cli("replay", str(out), "--measure", "knee")
     assert bad.returncode == 2 and "--measure" in bad.stderr and "fppa" in bad.stderr
+
+
+def test_r_and_enter_in_the_terminal_recalibrates(tmp_path: Path) -> None:
+    """In a terminal (a pseudo-terminal here, the process in its foreground), typing r
+    and Enter during a stream starts the guided calibration again: the prompt, and a
+    second calibration recorded."""
+    import pty
+
+    out = tmp_path / "r.ivr"
+    pid, fd = pty.fork()
+    if pid == 0:                                     # the child: stream in the terminal
+        os.chdir(ROOT)
+        os.execv(sys.executable, [sys.executable, "-m", "imu_valgus", "stream", "--simulate",
+                                  "--speed", "4", "--duration", "30", "-o", str(out)])
+    seen = b""
+    try:
+        deadline = time.monotonic() + 90
+        sent = False
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:                          # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if not sent and b"calibrated, quality" in seen:
+                os.write(fd, b"r\n")
+                sent = True
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    text = seen.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text[-2000:]
+    assert "type r and Enter to recalibrate" in text
+    assert "recalibrating: stand still" in text and "Recalibrating" in text
+    starts = [r for r in RecordingReader(out).records()
+              if isinstance(r, Event) and r.name == "calibration.standing.start"]
+    assert len(starts) == 2
