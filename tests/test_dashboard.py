@@ -2,12 +2,15 @@
 
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 
 pytest.importorskip("pyqtgraph")
 pytest.importorskip("pytestqt")
+
+from conftest_ble import no_bluez  # noqa: E402, F401
 
 from imu_valgus.dashboard.sources import ReplaySource  # noqa: E402
 from imu_valgus.simulator import SimulationConfig, simulate  # noqa: E402
@@ -228,3 +231,47 @@ def test_the_threshold_line_sits_on_the_plot_of_the_measure_in_force(qtbot, sess
         panel = win.panels["right"]
         assert panel.threshold_line in panel.plots[plot].items
         assert panel.threshold_line.value() == 8.0
+
+
+def test_the_recalibrate_button_recalibrates_a_live_session(qtbot, tmp_path,
+                                                            no_bluez):  # noqa: F811
+    """A live window on simulated BLE sensors: pressing Recalibrate shows the request on
+    both leg titles and records a second guided calibration."""
+    from PySide6 import QtCore
+
+    from imu_valgus.ble.manager import ManagerConfig
+    from imu_valgus.ble.sim_athlete import SimulatedAthlete, start_simulated_manager
+    from imu_valgus.dashboard.sources import LiveSource
+    from imu_valgus.dashboard.window import Dashboard
+    from imu_valgus.live import LiveConfig, LiveSession, calibration_from_markers
+    from imu_valgus.recording import Event, RecordingReader
+
+    ath = SimulatedAthlete(SimulationConfig(side="left", reps=2, seed=3), speed=4.0)
+    manager, _radio = start_simulated_manager(ath, ManagerConfig(
+        scan_timeout_s=5.0, connect_timeout_s=10.0, backoff_initial_s=0.05,
+        backoff_max_s=0.3, reconnect_scan_s=1.0))
+    rec = tmp_path / "live.ivr"
+    try:
+        manager.connect(timeout_s=5.0).result(30)
+        session = LiveSession(manager, LiveConfig(
+            time_scale=ath.speed, calibration=calibration_from_markers(ath.markers)),
+            recording=rec, t0=ath.world.epoch)
+        source = LiveSource(session, end_s=ath.duration_s)
+        win = Dashboard(source, period_ms=1000)
+        qtbot.addWidget(win)
+        win.timer.stop()
+        assert win.recalibrate_button is not None
+        pressed = False
+        while not source.finished:
+            win.handle(source.poll(0.0))
+            if not pressed and session.now() > 18.0:
+                qtbot.mouseClick(win.recalibrate_button, QtCore.Qt.MouseButton.LeftButton)
+                pressed = True
+                assert "recalibrating" in win.panels["left"].title.text()
+            time.sleep(0.01)
+        source.close()
+    finally:
+        manager.stop()
+    starts = [r.host_time_s for r in RecordingReader(rec).records()
+              if isinstance(r, Event) and r.name == "calibration.standing.start"]
+    assert pressed and len(starts) == 2 and starts[1] > 18.0
