@@ -60,7 +60,7 @@ def analyse_recording(path: str | Path, config: PipelineConfig | None = None,
                               "messages": list(out.calibration.messages)})
             elif isinstance(out, CalibrationFailed):
                 calib.append({"side": out.side, "t_s": round(out.t_s, 3), "quality": 0.0,
-                              "messages": [out.message]})
+                              "messages": [out.message], "failed": True})
             elif isinstance(out, SensorSlip):
                 slips.append({"t_s": round(out.t_s, 3), "side": out.side,
                               "location": out.location, "kind": out.kind,
@@ -136,6 +136,13 @@ def format_report(report: dict[str, Any]) -> str:
                            for a in report["alerts"]))
     for sl in report.get("sensor_slips", []):
         lines.append(f"Strap at {sl['t_s']:.1f} s: {sl['message']}")
+        if "on hold" in sl["message"]:
+            # until the leg's next calibration, if any: what the therapist lost
+            again = [c["t_s"] for c in report["calibration"] if c["side"] == sl["side"]
+                     and c["t_s"] > sl["t_s"] and not c.get("failed")]
+            lines.append(f"  {sl['side']} leg alerts held from {sl['t_s']:.1f} s "
+                         + (f"to the recalibration at {min(again):.1f} s" if again
+                            else "to the end of the recording (no recalibration)"))
     counts = report["issues"]["counts"]
     if counts:
         lines.append("Data issues: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))

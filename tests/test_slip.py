@@ -164,4 +164,32 @@ def test_replay_report_and_text_name_the_turned_strap(tmp_path):
             w.write(rec)
     report = analyse_recording(path)
     assert [s["side"] for s in report["sensor_slips"]] == ["left"]
-    assert "turned on the leg" in format_report(report)
+    text = format_report(report)
+    assert "turned on the leg" in text
+    assert "left leg alerts held from" in text and "to the end of the recording" in text
+
+
+def test_replay_says_how_long_the_alerts_were_held(tmp_path):
+    """A tilted strap, then a second guided calibration in the same recording: the
+    report gives the hold's start and end, and the alerts of the repeated set are back."""
+    from imu_valgus.recording import RecordingWriter
+    from imu_valgus.replay import analyse_recording, format_report
+
+    sim = simulate(SimulationConfig(task="single-leg-squat", side="left", seed=1,
+                                    sensor_errors="realistic", reps=4,
+                                    knee_abduction_deg=8.0, recalibrate_and_repeat=True,
+                                    slip=("left_shank", 22.0, 8.0, "tilt")))
+    path = tmp_path / "recal.ivr"
+    with RecordingWriter(path, sim.metadata) as w:
+        for rec in sim.records:
+            w.write(rec)
+    report = analyse_recording(path)
+    slip = report["sensor_slips"][0]
+    again = [c["t_s"] for c in report["calibration"] if c["side"] == "left"]
+    assert slip["kind"] == "shifted" and len(again) == 2 and again[1] > slip["t_s"]
+    assert f"left leg alerts held from {slip['t_s']:.1f} s to the recalibration at " \
+        f"{again[1]:.1f} s" in format_report(report)
+    truth_after = [a for a in sim.truth["alerts"] if a["side"] == "left" and a["t_s"] > again[1]]
+    got_after = [a for a in report["alerts"] if a["side"] == "left" and a["t_s"] > again[1]]
+    assert len(truth_after) == 4 and len(got_after) == 4
+    assert not [a for a in report["alerts"] if slip["t_s"] < a["t_s"] < again[1]]
