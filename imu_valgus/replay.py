@@ -98,6 +98,10 @@ def analyse_recording(path: str | Path, config: PipelineConfig | None = None,
     return report
 
 
+PARTIAL_FPPA_PCT = 80.0
+"""A rep whose IMU-FPPA was defined on less of its flexed samples than this is marked."""
+
+
 def format_report(report: dict[str, Any]) -> str:
     """Readable per-rep table for a terminal."""
     lines = [f"Recording: {report['recording']}   task: {report['task'] or '?'}"
@@ -114,14 +118,27 @@ def format_report(report: dict[str, Any]) -> str:
             f"{'abd peak°':>9} {'abd@flex°':>9} {'FPPA°':>6} {'fem IR°':>8} {'alerts':>6}")
     lines += ["", "Per rep (knee abduction = valgus +; FPPA = IMU frontal-plane projection "
               "angle; femoral IR relative to standing)", head, "-" * len(head)]
+    partial = False
     for i, r in enumerate(report["reps"], 1):
+        # the IMU-FPPA judged on only part of the flexed rep: its peak may understate it
+        pct = r.get("fppa_defined_pct")
+        mark = "*" if pct is not None and pct < PARTIAL_FPPA_PCT and \
+            r.get("peak_fppa_deg") is not None else " "
+        partial |= mark == "*"
         lines.append(f"{i:>3} {r['side']:<5} {r['start_s']:>8.2f} {r['end_s']:>7.2f} "
                      f"{r['peak_flexion_deg']:>9.1f} {r['peak_knee_abduction_deg']:>9.1f} "
                      f"{r['knee_abduction_at_peak_flexion_deg']:>9.1f} "
-                     f"{fmt_deg(r['peak_fppa_deg']):>6} {fmt_deg(r['peak_femoral_ir_deg']):>8} "
-                     f"{r['alerts']:>6}")
+                     f"{fmt_deg(r['peak_fppa_deg']):>5}{mark} "
+                     f"{fmt_deg(r['peak_femoral_ir_deg']):>8} {r['alerts']:>6}")
     if not report["reps"]:
         lines.append("(no reps found)")
+    if partial:
+        lines.append(f"* IMU-FPPA defined on less than {PARTIAL_FPPA_PCT:g} % of the rep's "
+                     "bent-knee samples, so its peak and the valgus alerts may miss the "
+                     "deepest part: the thigh was far from upright (sitting, deep squats) "
+                     "while the body's heading was uncertain (on stairs and walking, or long "
+                     "after the athlete last stood still; in squat sets a moment of standing "
+                     "still between reps helps)")
     lines.append("")
     if report.get("feedback"):
         from imu_valgus.feedback import FeedbackSettings

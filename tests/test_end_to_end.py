@@ -104,3 +104,20 @@ def test_replaying_twice_gives_identical_output(tmp_path):
     a = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     b = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     assert a == b and json.loads(a)["reps"]
+
+
+def test_stair_reps_whose_imu_fppa_was_partly_undefined_are_marked(tmp_path):
+    """Descending stairs the IMU-FPPA is not defined on part of each deep rep (the gait
+    heading bound): the report marks those reps and says what it means."""
+    from imu_valgus.replay import PARTIAL_FPPA_PCT, format_report
+
+    sim = simulate(SimulationConfig(task="stair-descent", legs="both", seed=1,
+                                    sensor_errors="realistic"))
+    report = analyse_recording(record(sim, tmp_path / "stairs.ivr"))
+    text = format_report(report)
+    partial = [r for r in report["reps"] if r["fppa_defined_pct"] is not None
+               and r["fppa_defined_pct"] < PARTIAL_FPPA_PCT]
+    assert partial
+    assert sum(line.rstrip().split()[-3].endswith("*") for line in text.splitlines()
+               if line[:3].strip().isdigit()) == len(partial)
+    assert "* IMU-FPPA defined on less than 80 % of the rep's bent-knee samples" in text
