@@ -275,3 +275,18 @@ def test_the_recalibrate_button_recalibrates_a_live_session(qtbot, tmp_path,
     starts = [r.host_time_s for r in RecordingReader(rec).records()
               if isinstance(r, Event) and r.name == "calibration.standing.start"]
     assert pressed and len(starts) == 2 and starts[1] > 18.0
+
+
+def test_a_rep_with_a_partly_undefined_imu_fppa_says_so(qtbot, session):
+    from imu_valgus.dashboard.window import Dashboard
+
+    source = ReplaySource(session.records, session.sensors, "x", speed=1.0)
+    win = Dashboard(source, period_ms=1000)
+    qtbot.addWidget(win)
+    base = {"side": "left", "start_s": 1.0, "end_s": 2.0, "peak_flexion_deg": 90.0,
+            "peak_knee_abduction_deg": 2.0, "knee_abduction_at_peak_flexion_deg": 2.0,
+            "peak_fppa_deg": 6.2, "peak_femoral_ir_deg": 3.0, "alerts": 0}
+    win._add_rep({**base, "fppa_defined_pct": 58.0})
+    win._add_rep({**base, "fppa_defined_pct": 100.0})
+    assert win.reps.item(0, 6).text() == "6.2 (58 %)" and "58 %" in win.reps.item(0, 6).toolTip()
+    assert win.reps.item(1, 6).text() == "6.2" and not win.reps.item(1, 6).toolTip()

@@ -28,6 +28,7 @@ from imu_valgus.pipeline import (
     RepCompleted,
     SensorSlip,
 )
+from imu_valgus.replay import PARTIAL_FPPA_PCT
 from imu_valgus.reps import fmt_deg
 from imu_valgus.taskrec import TaskRecognised
 
@@ -293,10 +294,20 @@ class Dashboard(QtWidgets.QMainWindow):
                 f"{r['peak_flexion_deg']:.1f}", f"{r['peak_knee_abduction_deg']:.1f}",
                 f"{r['knee_abduction_at_peak_flexion_deg']:.1f}", fmt_deg(r['peak_fppa_deg']),
                 fmt_deg(r['peak_femoral_ir_deg']), str(r["alerts"])]
+        pct = r.get("fppa_defined_pct")
+        partial = pct is not None and pct < PARTIAL_FPPA_PCT and r["peak_fppa_deg"] is not None
+        if partial:
+            vals[6] += f" ({pct:.0f} %)"
         for col, v in enumerate(vals):
             item = QtWidgets.QTableWidgetItem(v)
             if col == 8 and r["alerts"]:
                 item.setForeground(QtGui.QColor("#d62728"))
+            if col == 6 and partial:
+                item.setToolTip(f"IMU-FPPA defined on {pct:.0f} % of this rep's bent-knee "
+                                "samples: its peak, and the alerts, may miss the deepest part "
+                                "(thigh far from upright while the body's heading was "
+                                "uncertain: stairs, walking, long after the last standing "
+                                "rest)")
             self.reps.setItem(row, col, item)
         self.reps.scrollToBottom()
 
