@@ -713,10 +713,17 @@ class _Leg:
                                   task=self.task, threshold_deg=rule.effective_threshold_deg,
                                   min_flexion_deg=rule.min_flexion_deg, measure=rule.measure)
             summary["quality_flags"] = int(np.bitwise_or.reduce(flags))
+            summary["alert_threshold_deg"] = round(rule.effective_threshold_deg, 2)
+            summary["alert_measure"] = rule.measure
             out.append(RepCompleted(self.side, summary))
             self.feedback.rep_done({"fppa": summary["peak_fppa_deg"],
                                     "knee_abduction": summary["peak_knee_abduction_deg"],
                                     "femoral_ir": summary["peak_femoral_ir_deg"]})
+            # and from now on (baseline mode learns it from the first reps); the summary
+            # is already in `out`, consumers see it after this call returns
+            now = next((d.rule for d in self.feedback.detectors if d.rule.kind == "valgus"),
+                       rule)
+            summary["alert_threshold_next_deg"] = round(now.effective_threshold_deg, 2)
         # keep only what an unfinished rep may still need
         if not self.reps.in_rep:
             self._rep_t, self._rep_a = [t[-1:]], [{k: v[-1:] for k, v in

@@ -290,3 +290,25 @@ def test_a_rep_with_a_partly_undefined_imu_fppa_says_so(qtbot, session):
     win._add_rep({**base, "fppa_defined_pct": 100.0})
     assert win.reps.item(0, 6).text() == "6.2 (58 %)" and "58 %" in win.reps.item(0, 6).toolTip()
     assert win.reps.item(1, 6).text() == "6.2" and not win.reps.item(1, 6).toolTip()
+
+
+def test_the_threshold_line_follows_a_learnt_personal_baseline(qtbot, session):
+    from imu_valgus.dashboard.window import Dashboard
+    from imu_valgus.feedback import FeedbackSettings
+    from imu_valgus.pipeline import RepCompleted, pipeline_config
+
+    cfg = pipeline_config(FeedbackSettings(baseline=True), session.config.task)
+    source = ReplaySource(session.records, session.sensors, "x", speed=1.0, config=cfg)
+    win = Dashboard(source, baseline=True, period_ms=1000)
+    qtbot.addWidget(win)
+    reps = []
+    handle = win.handle
+    win.handle = lambda outs: (reps.extend(o.summary for o in outs
+                                           if isinstance(o, RepCompleted)), handle(outs))
+    play(win, source, session.plan.duration_s + 1)
+    mine = [r for r in reps if r["side"] == "right"]
+    assert len(mine) == 3 and mine[0]["alert_threshold_deg"] == 12.0
+    line = win.panels["right"].threshold_line
+    assert [r["alert_threshold_deg"] for r in mine] == [12.0] * 3   # learnt after rep 3
+    assert line.value() == mine[-1]["alert_threshold_next_deg"] > 12.0
+    assert f"> {line.value():g}°" in line.label.format

@@ -116,6 +116,7 @@ class LegPanel(QtWidgets.QFrame):
         # baseline replaces it after the first reps: the line then shows the start)
         name = {"fppa": "IMU-FPPA", "knee_abduction": "knee abduction",
                 "femoral_ir": "femoral IR"}.get(measure, measure)
+        self._measure_name = name
         until = ", until the personal baseline" if baseline else ""
         self.threshold_line = pg.InfiniteLine(
             threshold_deg, angle=0, movable=False,
@@ -128,6 +129,13 @@ class LegPanel(QtWidgets.QFrame):
         self.flashing = False
         self.alert_count = 0
         self.withheld_count = 0     # alerts the feedback schedule did not feed back
+
+    def set_threshold(self, threshold_deg: float) -> None:
+        """The threshold in force (a personal baseline, once learnt, replaces the start)."""
+        if threshold_deg != self.threshold_line.value():
+            self.threshold_line.setValue(threshold_deg)
+            self.threshold_line.label.setFormat(f"alert: {self._measure_name} > "
+                                                f"{threshold_deg:g}°")
 
     def add_block(self, b: AngleBlock) -> None:
         self.buffer.append(b.t_s, np.column_stack([b.knee_flexion_deg, b.knee_abduction_deg,
@@ -255,6 +263,9 @@ class Dashboard(QtWidgets.QMainWindow):
                         "the feedback schedule withheld it")
             elif isinstance(o, RepCompleted):
                 self._add_rep(o.summary)
+                thr = o.summary.get("alert_threshold_next_deg")
+                if thr is not None and o.side in self.panels:
+                    self.panels[o.side].set_threshold(float(thr))
             elif isinstance(o, Calibrated) and o.side in self.panels:
                 c = o.calibration
                 note = "; ".join(c.messages) or "good"
