@@ -43,6 +43,9 @@ from imu_valgus.errors import ConfigError
 MEASURES: tuple[str, ...] = ("fppa", "knee_abduction", "femoral_ir")
 """Measures a rule can watch (degrees, fault positive): IMU-FPPA (valgus +), knee
 abduction (valgus +), femoral internal rotation relative to standing (+)."""
+MEASURE_NAMES: dict[str, str] = {"fppa": "IMU-FPPA", "knee_abduction": "knee abduction",
+                                 "femoral_ir": "femoral internal rotation"}
+"""What reports and the dashboard call each measure."""
 
 
 @dataclass(frozen=True)
@@ -428,8 +431,7 @@ class FeedbackSettings:
 
     def describe(self) -> str:
         """One line for reports: what decided the alerts."""
-        what = {"fppa": "IMU-FPPA", "knee_abduction": "knee abduction",
-                "femoral_ir": "femoral internal rotation"}[self.measure]
+        what = MEASURE_NAMES[self.measure]
         above = (f"its first 3 reps' median + {self.baseline_margin_deg:g}° (personal "
                  f"baseline; {self.threshold_deg:g}° until then)" if self.baseline
                  else f"{self.threshold_deg:g}°")
@@ -466,6 +468,11 @@ class FeedbackEngine:
             if base is not None:
                 rule = replace(rule, baseline_deg=base)
             self.detectors.append(AlertDetector(rule))
+
+    def rule(self, kind: str) -> AlertRule | None:
+        """The ``kind`` rule in force for the current task (a learnt personal baseline
+        included), or ``None`` if the task has none."""
+        return next((d.rule for d in self.detectors if d.rule.kind == kind), None)
 
     def recalibrated(self) -> None:
         """The leg's angles now rest on a new calibration: every rule starts afresh, and

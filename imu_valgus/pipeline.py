@@ -707,8 +707,7 @@ class _Leg:
             keys = set.intersection(*(set(x) for x in self._rep_a))
             aa = {k: np.concatenate([x[k] for x in self._rep_a]) for k in keys}
             # the valgus rule in force (a personal baseline once learnt)
-            rule = next((d.rule for d in self.feedback.detectors if d.rule.kind == "valgus"),
-                        self.config.alert_rule)
+            rule = self.feedback.rule("valgus") or self.config.alert_rule
             summary = rep_summary(start, end, tt, aa, self._alert_times, side=self.side,
                                   task=self.task, threshold_deg=rule.effective_threshold_deg,
                                   min_flexion_deg=rule.min_flexion_deg, measure=rule.measure)
@@ -721,8 +720,7 @@ class _Leg:
                                     "femoral_ir": summary["peak_femoral_ir_deg"]})
             # and from now on (baseline mode learns it from the first reps); the summary
             # is already in `out`, consumers see it after this call returns
-            now = next((d.rule for d in self.feedback.detectors if d.rule.kind == "valgus"),
-                       rule)
+            now = self.feedback.rule("valgus") or rule
             summary["alert_threshold_next_deg"] = round(now.effective_threshold_deg, 2)
         # keep only what an unfinished rep may still need
         if not self.reps.in_rep:

@@ -18,6 +18,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from imu_valgus.dashboard.sources import SourceInfo
+from imu_valgus.feedback import MEASURE_NAMES
 from imu_valgus.pipeline import (
     Alert,
     AngleBlock,
@@ -114,14 +115,12 @@ class LegPanel(QtWidgets.QFrame):
         }
         # the alert threshold on the plot of the measure that drives it (a personal
         # baseline replaces it after the first reps: the line then shows the start)
-        name = {"fppa": "IMU-FPPA", "knee_abduction": "knee abduction",
-                "femoral_ir": "femoral IR"}.get(measure, measure)
-        self._measure_name = name
+        self._measure_name = MEASURE_NAMES.get(measure, measure)
         until = ", until the personal baseline" if baseline else ""
         self.threshold_line = pg.InfiniteLine(
             threshold_deg, angle=0, movable=False,
             pen=pg.mkPen("#888", width=1, style=QtCore.Qt.PenStyle.DashLine),
-            label=f"alert: {name} > {threshold_deg:g}°{until}",
+            label=self._threshold_label(threshold_deg) + until,
             # right-aligned just above the line, at the right edge
             labelOpts={"position": 0.99, "anchors": [(1, 1), (1, 1)], "color": "#666"})
         self.plots["ir" if measure == "femoral_ir" else "valgus"].addItem(self.threshold_line)
@@ -134,8 +133,10 @@ class LegPanel(QtWidgets.QFrame):
         """The threshold in force (a personal baseline, once learnt, replaces the start)."""
         if threshold_deg != self.threshold_line.value():
             self.threshold_line.setValue(threshold_deg)
-            self.threshold_line.label.setFormat(f"alert: {self._measure_name} > "
-                                                f"{threshold_deg:g}°")
+            self.threshold_line.label.setFormat(self._threshold_label(threshold_deg))
+
+    def _threshold_label(self, threshold_deg: float) -> str:
+        return f"alert: {self._measure_name} > {threshold_deg:g}°"
 
     def add_block(self, b: AngleBlock) -> None:
         self.buffer.append(b.t_s, np.column_stack([b.knee_flexion_deg, b.knee_abduction_deg,
