@@ -221,13 +221,18 @@ def run_scenario(sc: Scenario, pipeline_config: PipelineConfig | None = None) ->
                          strap_reports=straps)
     truth = sim.truth
     fs = sim.config.sample_rate_hz
-    # --- angles, per task label
+    # --- angles, per task label; the IMU-FPPA where the valgus rule works (inside the
+    # working leg's reps of tasks with that rule, knee flexed past its gate)
+    gate = pipe.config.alert_rule.min_flexion_deg
+    defaults = FeedbackConfig()
     for side, bl in blocks.items():
         t = np.concatenate([b.t_s for b in bl])
         k = np.clip(np.rint(t * fs).astype(int), 0, len(sim.truth_t_s) - 1)
         labels = _task_labels(t, truth["tasks"])
         for name in ANGLE_NAMES:
             est = np.concatenate([getattr(b, name) for b in bl])
+            if name == "fppa_deg":
+                fppa_est = est
             err = est - sim.truth_angles[side][name][k]
             if name == "fppa_deg":
                 err = (err + 180.0) % 360.0 - 180.0
@@ -244,17 +249,11 @@ def run_scenario(sc: Scenario, pipeline_config: PipelineConfig | None = None) ->
                 res.n_err[task][name] += int(e.size)
                 res.max_err.setdefault(task, {}).setdefault(name, 0.0)
                 res.max_err[task][name] = max(res.max_err[task][name], float(np.abs(e).max()))
-    # --- IMU-FPPA where the valgus rule works: inside reps, knee flexed past the gate
-    gate = pipe.config.alert_rule.min_flexion_deg
-    for side, bl in blocks.items():
-        t = np.concatenate([b.t_s for b in bl])
-        est = np.concatenate([b.fppa_deg for b in bl])
-        k = np.clip(np.rint(t * fs).astype(int), 0, len(sim.truth_t_s) - 1)
         tru = sim.truth_angles[side]
         working = np.isfinite(tru["fppa_deg"][k]) & (tru["knee_flexion_deg"][k] > gate)
         for tr in truth["reps"]:
             if tr["side"] != side or not any(
-                    r.kind == "valgus" for r in FeedbackConfig().rules_for(tr["task"])):
+                    r.kind == "valgus" for r in defaults.rules_for(tr["task"])):
                 continue
             mid = 0.5 * (tr["start_s"] + tr["end_s"])
             if not any(b["start_s"] <= mid < b["end_s"] and b["side"] in (side, "both")
@@ -262,7 +261,7 @@ def run_scenario(sc: Scenario, pipeline_config: PipelineConfig | None = None) ->
                 continue      # the free leg of a single-leg task, held up in the air
             m = working & (t >= tr["start_s"]) & (t <= tr["end_s"])
             c = res.fppa_in_reps.setdefault(tr["task"], [0, 0])
-            c[0] += int(np.sum(m & ~np.isfinite(est)))
+            c[0] += int(np.sum(m & ~np.isfinite(fppa_est)))
             c[1] += int(np.sum(m))
     # --- reps (greedy IoU matching per side)
     used: set[int] = set()
