@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from imu_valgus.feedback import FeedbackConfig
+from imu_valgus.feedback import DEFAULT_TASK_RULES, AlertRule, FeedbackConfig
 from imu_valgus.pipeline import (
     Alert,
     AngleBlock,
@@ -44,7 +44,7 @@ from imu_valgus.pipeline import (
     SensorSlip,
 )
 from imu_valgus.simulator import SimulationConfig, simulate
-from imu_valgus.simulator.session import ANGLE_NAMES
+from imu_valgus.simulator.session import ANGLE_NAMES, truth_report
 
 TARGETS: dict[str, float] = {
     "knee_flexion_deg": 1.0, "knee_abduction_deg": 1.5, "fppa_deg": 1.5,
@@ -220,6 +220,16 @@ def run_scenario(sc: Scenario, pipeline_config: PipelineConfig | None = None) ->
     res = ScenarioResult(sc, 0.0, float(sim.plan.duration_s), calibration_failures=fails,
                          strap_reports=straps)
     truth = sim.truth
+    rule = pipe.config.alert_rule
+    if rule != AlertRule():
+        # the truth's alerts by the rule the product was given (the simulator decides
+        # them by the default rule); reps do not depend on it
+        fb = pipe.config.feedback
+        rules = {task: tuple(rule if r.kind == "valgus" else r for r in fb.rules_for(task))
+                 for task in (*DEFAULT_TASK_RULES, *fb.task_rules)}
+        truth = {**truth, "alerts": truth_report(
+            sim.truth_t_s, sim.truth_angles, sim.plan,
+            feedback=dataclasses.replace(fb, task_rules=rules))["alerts"]}
     fs = sim.config.sample_rate_hz
     # --- angles, per task label; the IMU-FPPA where the valgus rule works (inside the
     # working leg's reps of tasks with that rule, knee flexed past its gate)
@@ -285,11 +295,14 @@ def run_scenario(sc: Scenario, pipeline_config: PipelineConfig | None = None) ->
                                     truth["tasks"])[0])
             res.reps.setdefault(task, [0, 0, 0])[1] += 1
     # --- alerts
-    thr = pipe.config.alert_rule.effective_threshold_deg
+    thr = rule.effective_threshold_deg
+    measure = {"fppa": "fppa_deg", "knee_abduction": "knee_abduction_deg",
+               "femoral_ir": "femoral_ir_deg"}[rule.measure]
 
     def true_peak(side: str, t0: float, t1: float) -> float:
-        """Largest true IMU-FPPA of ``side`` in ``[t0, t1]`` (NaN-free; -inf if none)."""
-        a = sim.truth_angles[side]["fppa_deg"][max(0, int(t0 * fs)):max(0, int(t1 * fs)) + 1]
+        """Largest true value of the rule's measure of ``side`` in ``[t0, t1]`` (NaN-free;
+        -inf if none)."""
+        a = sim.truth_angles[side][measure][max(0, int(t0 * fs)):max(0, int(t1 * fs)) + 1]
         a = a[np.isfinite(a)]
         return float(a.max()) if a.size else -np.inf
 

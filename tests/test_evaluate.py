@@ -73,3 +73,30 @@ def test_clear_decisions_leave_out_only_near_threshold_events():
     assert row["alerts_near_threshold"] == sum(strict) - sum(clear)
     if not sum(clear):
         assert row["alert_clear_f1"] is None      # nothing to score is not a perfect score
+
+
+def test_alerts_are_scored_against_the_rule_the_product_was_given():
+    """A scenario run with another valgus rule is scored against true alerts of that
+    rule, not the simulator's default ones (here: knee abduction on stairs)."""
+    from imu_valgus.feedback import AlertRule
+    from imu_valgus.pipeline import PipelineConfig
+    sc = Scenario("stair-descent", "ideal", "nominal", 3,
+                  (("steps", 6), ("stair_valgus", True), ("knee_abduction_deg", 6.0),
+                   ("hip_internal_rotation_deg", 3.6), ("hip_adduction_deg", 3.0)))
+    default = run_scenario(sc)
+    rule = AlertRule(measure="knee_abduction", threshold_deg=5.0, hysteresis_deg=1.5)
+    other = run_scenario(sc, PipelineConfig(alert_rule=rule, task="stair-descent"))
+    tp, fp, fn = other.alerts["stair-descent"]
+    # the true alerts of that rule, straight from the true knee abduction
+    from imu_valgus.feedback import detect_alerts
+    from imu_valgus.simulator import simulate
+    sim = simulate(sc.config())
+    keep = sim.truth_t_s >= sim.plan.analysis_start_s
+    expected = sum(len(detect_alerts(sim.truth_t_s[keep], a["knee_flexion_deg"][keep],
+                                     a["knee_abduction_deg"][keep], rule))
+                   for a in sim.truth_angles.values())
+    assert expected >= 3 and tp == expected and fp == 0 and fn == 0
+    # without a rule of its own, a scenario is scored against the simulator's true
+    # alerts (the default IMU-FPPA rule's)
+    tp0, _, fn0 = default.alerts["stair-descent"]
+    assert tp0 + fn0 == len(sim.truth["alerts"]) > 0

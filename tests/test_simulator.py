@@ -198,3 +198,25 @@ def test_bad_parameters_are_refused_with_a_clear_message():
         simulate(SimulationConfig(task="stair-ascent", step_height_m=0.5))
     with pytest.raises(ConfigError, match="sensor error level"):
         simulate(SimulationConfig(sensor_errors="awful"))
+
+
+def test_stair_valgus_collapses_the_stance_knee_only_when_asked():
+    """``stair_valgus``: the stance knee collapses (knee abduction, hip IR and adduction
+    at the deepest weight-bearing flexion), which the default stairs never do."""
+    base = dict(task="stair-descent", legs="both", seed=3, sensor_errors="ideal", steps=6,
+                knee_abduction_deg=6.0, hip_internal_rotation_deg=3.6, hip_adduction_deg=3.0)
+    plain = simulate(SimulationConfig(**base))
+    collapse = simulate(SimulationConfig(**base, stair_valgus=True))
+    for side in ("left", "right"):
+        p, c = plain.truth_angles[side], collapse.truth_angles[side]
+        # the same stride curves: only the valgus channels differ
+        np.testing.assert_allclose(c["knee_flexion_deg"], p["knee_flexion_deg"], atol=1e-6)
+        extra = c["knee_abduction_deg"] - p["knee_abduction_deg"]
+        assert 5.0 < extra.max() < 8.0 and extra.min() > -1e-6
+        # it peaks in stance with the knee deeply bent, not in swing
+        assert c["knee_flexion_deg"][np.argmax(extra)] > 60.0
+        flexed = p["knee_flexion_deg"] > 30.0
+        assert np.nanmax(np.where(flexed, c["fppa_deg"], np.nan)) > \
+            np.nanmax(np.where(flexed, p["fppa_deg"], np.nan)) + 8.0
+    assert not plain.truth["alerts"]
+    assert {a["task"] for a in collapse.truth["alerts"]} == {"stair-descent"}

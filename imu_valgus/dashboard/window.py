@@ -319,7 +319,9 @@ class Dashboard(QtWidgets.QMainWindow):
                                 "samples: its peak, and the alerts, may miss the deepest part "
                                 "(thigh far from upright while the body's heading was "
                                 "uncertain: stairs, walking, long after the last standing "
-                                "rest)")
+                                "rest). Knee abduction needs no body heading and is judged "
+                                "throughout; on stairs an alert can use it instead "
+                                "(--measure knee_abduction)")
             self.reps.setItem(row, col, item)
         self.reps.scrollToBottom()
 

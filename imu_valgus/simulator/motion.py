@@ -113,6 +113,9 @@ class TaskParams:
     knee_coupling_rot_deg_per_deg: float = 0.10
     recalibrate_and_repeat: bool = False   # after the task: the guided calibration
     # again (as after re-doing a strap), then the task once more
+    stair_valgus: bool = False             # stairs: the stance knee collapses by
+    # knee_abduction_deg (with hip_internal_rotation_deg, hip_adduction_deg) at its deepest
+    # weight-bearing flexion, varying from step to step
 
 
 @dataclass(frozen=True)
@@ -509,6 +512,13 @@ _WALK_F = _curves(_WALK)
 _UP_F = _curves(_STAIRS_UP)
 _DOWN_F = _curves(_STAIRS_DOWN)
 
+# Dynamic valgus on stairs (``TaskParams.stair_valgus``): a bump over the stance phase in
+# stride phase (start, rise, hold, fall), peaking where the weight-bearing knee is most
+# flexed: late stance of a descent (the stance knee lowers the body to ~85°), weight
+# acceptance of an ascent (the knee extends from ~60° as it lifts the body).
+_STAIR_VALGUS_PHASE = {"stair-descent": (0.05, 0.40, 0.08, 0.15),
+                       "stair-ascent": (0.0, 0.10, 0.05, 0.25)}
+
 
 def add_cyclic(b: PlanBuilder, task: str, strides: float, stride_time_s: float,
                fwd_per_stride_m: float, up_per_stride_m: float, leading: str,
@@ -530,6 +540,7 @@ def add_cyclic(b: PlanBuilder, task: str, strides: float, stride_time_s: float,
     gain = {s: b.var(0.03) for s in SIDES}
     dist = fwd_per_stride_m * (walk_s - ramp) / stride_time_s
     rise = up_per_stride_m * (walk_s - ramp) / stride_time_s
+    valgus = _stair_valgus(b, task, strides)
 
     def env(t):
         tl = t - release
@@ -550,6 +561,9 @@ def add_cyclic(b: PlanBuilder, task: str, strides: float, stride_time_s: float,
                 amp = scale if k in ("knee_flexion_deg", "hip_flexion_deg") and \
                     task != "walking" else 1.0
                 out[f"{side}_{k}"] = e * gain[side] * amp * f(ph)
+            if valgus is not None:
+                for k, v in valgus(side, ph).items():
+                    out[f"{side}_{k}"] = out.get(f"{side}_{k}", 0.0) + e * v
         out["free_weight"] = plateau(t, 0.0, release, walk_s, release)
         frac = progress(t) / max(walk_s - ramp, 1e-9)
         out["free_fwd_m"] = dist * frac
@@ -573,6 +587,29 @@ def add_cyclic(b: PlanBuilder, task: str, strides: float, stride_time_s: float,
           impacts=tuple(impacts))
     if heading_change_deg:
         add_turn(b, heading_change_deg)
+
+
+def _stair_valgus(b: PlanBuilder, task: str, strides: float):
+    """``(side, stride phase) -> {coordinate: degrees}`` of the stance valgus, or ``None``.
+
+    Each stride of each leg draws its own amplitude (±10 %), so that some steps cross an
+    alert threshold and others do not, as a fatigue-free real flight would."""
+    p = b.p
+    if not p.stair_valgus or task not in _STAIR_VALGUS_PHASE:
+        return None
+    start, rise, hold, fall = _STAIR_VALGUS_PHASE[task]
+    n = int(np.ceil(strides)) + 2
+    amp = {s: 1.0 + 0.1 * b.rng.standard_normal(n) for s in SIDES}
+    peaks = {"knee_abduction_deg": p.knee_abduction_deg,
+             "hip_internal_rotation_deg": p.hip_internal_rotation_deg,
+             "hip_adduction_deg": p.hip_adduction_deg}
+
+    def fn(side: str, ph: np.ndarray) -> dict[str, np.ndarray]:
+        k = np.clip(np.floor(ph).astype(int) + 1, 0, n - 1)
+        shape = asymmetric_bump(np.mod(ph, 1.0), start, rise, hold, fall) * amp[side][k]
+        return {c: v * shape for c, v in peaks.items()}
+
+    return fn
 
 
 def add_turn(b: PlanBuilder, angle_deg: float) -> None:

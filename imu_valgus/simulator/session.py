@@ -109,6 +109,10 @@ class SimulationConfig:
     long axis (``how`` ``"turn"``, the default) or tilts in the frontal plane, about the
     segment's anterior axis (``"tilt"``), by ``degrees`` at ``t_s`` (over 0.5 s), e.g.
     ``("left_shank", 40.0, 20.0)``."""
+    stair_valgus: bool = False
+    """Stairs: the stance knee collapses inward by ``knee_abduction_deg`` (with
+    ``hip_internal_rotation_deg`` and ``hip_adduction_deg``) at its deepest weight-bearing
+    flexion, ±10 % from step to step.  Off: stairs without valgus."""
     recalibrate_and_repeat: bool = False
     """After the task, the guided calibration again (as after re-doing a strap), then
     the task once more."""
