@@ -7,12 +7,12 @@ Three layers, each pure and streaming:
    degrees) above a threshold, for a dwell time, while the knee is flexed more
    than a gate (so that standing never alarms); re-armed below threshold −
    hysteresis or when the knee straightens.  One excursion, one alert.
-   IMU-FPPA rules also hold (neither fire nor re-arm) where the projection is
-   ill-conditioned for the heading known at that moment: where the IMU-FPPA
-   error a heading error could cause (sensitivity × heading uncertainty, see
-   :func:`imu_valgus.kinematics.fppa_heading_sensitivity` and
+   IMU-FPPA rules judge the projection against the heading known at that moment:
+   where the IMU-FPPA error a heading error could cause (sensitivity × heading
+   uncertainty, see :func:`imu_valgus.kinematics.fppa_heading_sensitivity` and
    :attr:`imu_valgus.heading.HeadingTracker.uncertainty_deg`) exceeds
-   ``max_fppa_error_deg`` (sitting; deep flexion long after the last rest).
+   ``max_fppa_error_deg`` (deep flexion on stairs or long after the last rest),
+   they fire only on the lowest value that error allows and never re-arm.
    In *baseline* mode the threshold is the athlete's own baseline plus a
    margin (FIELD_NOTES §1: "baseline + 8°", about the smallest detectable
    difference of the FPPA, Munro et al. 2012).
@@ -72,15 +72,35 @@ class AlertRule:
     baseline_margin_deg:
         Margin above the personal baseline, degrees.
     max_fppa_error_deg:
-        IMU-FPPA rules only: a sample counts only where the IMU-FPPA error that
-        the current reference-heading uncertainty can cause (the pipeline's
-        ``fppa_error_deg``: ``(tan θ_thigh + tan θ_shank)`` of the sagittal
-        inclinations × the heading uncertainty) is at most this, degrees.  3.6°:
-        the gap between the controls' mean FPPA (8.4°) and the 12° threshold, so
-        a heading error alone cannot lift a control's knee over the threshold.
-        Right after an upright rest (heading known to ~1°) this admits squats
-        to 90° (sensitivity ~2); seated (sensitivity 4 and more) is always held,
-        and so is deep flexion long after the last rest.  ``None``: no gate.
+        IMU-FPPA rules only: the IMU-FPPA error that the current reference-heading
+        uncertainty can cause (the pipeline's ``fppa_error_deg``: ``(tan θ_thigh +
+        tan θ_shank)`` of the sagittal inclinations × the heading uncertainty) that
+        the rule accepts, degrees.  3.6°: the gap between the controls' mean FPPA
+        (8.4°) and the 12° threshold, so a heading error alone cannot lift a
+        control's knee over the threshold.  Where the error bound is larger, the
+        rule judges the lowest value the excess allows (the IMU-FPPA minus the
+        bound's excess over this, up to ``max_fppa_excess_deg``) and does not
+        re-arm there: the same guarantee holds, and a collapse far above the
+        threshold is still caught.  Right after an upright rest (heading known to
+        ~1°) squats to 90° (sensitivity ~2) are judged as they are; stair stance
+        (2.5° in gait) to a sensitivity of 1.84 on the lower value.  ``None``: every
+        sample as it is.
+    max_fppa_excess_deg:
+        How far the error bound may exceed ``max_fppa_error_deg`` for the rule to
+        judge the lower value; beyond, it sees nothing.  The bound covers the
+        heading only; other errors (the segments' orientation, the knee axis) do
+        not shrink with it, so the rule reaches only a little beyond the postures
+        it judges as they are.  1°: simulated stair descents with a
+        collapse peaking near 20° (realistic sensors, ``benchmarks/stair_valgus.py``)
+        are found on 15 of 18 steps (6 of 18 without the lower value, 16 of 18 with
+        no limit), and poor sensors' false alerts on stairs stay at 3 (1 without, 15
+        with no limit).
+    max_fppa_sensitivity:
+        IMU-FPPA rules only: beyond this sensitivity (° IMU-FPPA per ° heading
+        error) the pipeline lets the rule see nothing (seated, hip flexed ~90°):
+        3.6, the most a rule that accepts 3.6° admits right after an upright rest
+        (heading known to 1°).  Steeper postures amplify the fusion's inclination
+        errors too, which the heading bound does not cover.
     """
 
     threshold_deg: float = 12.0
@@ -92,6 +112,8 @@ class AlertRule:
     baseline_deg: float | None = None
     baseline_margin_deg: float = 8.0
     max_fppa_error_deg: float | None = 3.6
+    max_fppa_excess_deg: float = 1.0
+    max_fppa_sensitivity: float = 3.6
 
     def __post_init__(self) -> None:
         if self.measure not in MEASURES:
@@ -135,25 +157,32 @@ class AlertDetector:
         """Alert times (s) among the samples ``t_s`` (``(N,)``, with ``(N,)`` angles).
 
         ``fppa_error_deg`` ``(N,)``: bound on the IMU-FPPA error from the heading
-        uncertainty, degrees; see :attr:`AlertRule.max_fppa_error_deg` (IMU-FPPA
-        rules; ``None``: every sample counts).
+        uncertainty, degrees (``inf``: not judged at all); see
+        :attr:`AlertRule.max_fppa_error_deg` (IMU-FPPA rules; ``None``: every sample
+        counts as it is).
         """
         r = self.rule
         thr = r.effective_threshold_deg
         fired: list[float] = []
         armed, since = self._armed, self._above_since
         rearm = thr - r.hysteresis_deg
-        n = len(np.asarray(t_s))
-        if fppa_error_deg is None or r.measure != "fppa" or r.max_fppa_error_deg is None:
-            defined = [True] * n
-        else:
-            defined = (np.asarray(fppa_error_deg, float) <= r.max_fppa_error_deg).tolist()
-        for t, f, m, ok in zip(np.asarray(t_s, float).tolist(),
-                               np.asarray(flexion_deg, float).tolist(),
-                               np.asarray(measure_deg, float).tolist(), defined, strict=True):
+        excess = self.excess_error(fppa_error_deg, len(np.asarray(t_s)))
+        judged = np.asarray(measure_deg, float) - excess
+        for t, f, m, x in zip(np.asarray(t_s, float).tolist(),
+                              np.asarray(flexion_deg, float).tolist(),
+                              judged.tolist(), excess.tolist(), strict=True):
             gated = f > r.min_flexion_deg
-            if gated and not ok:
-                since = None      # ill-defined projection: hold, neither fire nor re-arm
+            if gated and x > 0.0:
+                # beyond the accepted error: fire only if even the lowest value the
+                # heading bound allows is above the threshold; never re-arm here
+                if armed and m > thr:
+                    if since is None:
+                        since = t
+                    if t - since >= r.dwell_s - 1e-9:
+                        fired.append(t)
+                        armed, since = False, None
+                else:
+                    since = None
                 continue
             if armed:
                 if gated and m > thr:
@@ -168,6 +197,16 @@ class AlertDetector:
                 armed = True
         self._armed, self._above_since = armed, since
         return fired
+
+    def excess_error(self, fppa_error_deg: np.ndarray | None, n: int) -> np.ndarray:
+        """``(n,)`` how far the IMU-FPPA error bound exceeds what the rule accepts
+        (0 where it does not, or for other measures; ``inf`` beyond
+        ``max_fppa_excess_deg``), degrees: the rule judges the measure minus this."""
+        r = self.rule
+        if fppa_error_deg is None or r.measure != "fppa" or r.max_fppa_error_deg is None:
+            return np.zeros(n)
+        x = np.maximum(np.asarray(fppa_error_deg, float) - r.max_fppa_error_deg, 0.0)
+        return np.where(x > r.max_fppa_excess_deg, np.inf, x)
 
 
 def detect_alerts(t_s: np.ndarray, flexion_deg: np.ndarray, measure_deg: np.ndarray,
@@ -511,7 +550,8 @@ class FeedbackEngine:
             m = measures_deg[det.rule.measure]
             for ta in det.update(t, flexion_deg, m, fppa_error_deg):
                 i = min(int(np.searchsorted(t, ta)), len(t) - 1)
-                v = float(m[i])
+                # the value the rule judged (the lowest the heading bound allows)
+                v = float(m[i] - det.excess_error(fppa_error_deg, len(t))[i])
                 ok = self.gate.deliver(v, det.rule.effective_threshold_deg)
                 alerts.append((ta, det.rule.kind, v, ok))
                 if ok:

@@ -116,7 +116,9 @@ FLAG_FPPA_ILL_DEFINED = 16
 could move it by more than the valgus rule's ``max_fppa_error_deg`` (3.6°) — deep hip
 flexion (sitting; deep squats or high steps long after the last upright rest) shortens
 the thigh's frontal projection.  The IMU-FPPA is NaN there (not reported, like lying
-down) and valgus alerts hold; the other angles are unaffected."""
+down); the valgus rule fires there only if the lowest value the heading bound allows is
+above its threshold, and does not re-arm (``AlertRule.max_fppa_error_deg``); the other
+angles are unaffected."""
 FLAG_SIDE_LYING = 32
 """Lying on the side (a clamshell set): femoral rotation and hip adduction are read against
 a side-lying body (the pelvis's lateral axis vertical), hip flexion against the set's
@@ -657,7 +659,13 @@ class _Leg:
         np.bitwise_or(flags, FLAG_HEADING_STALE, out=flags, where=self.heading.stale(t))
         np.bitwise_or(flags, FLAG_NEAR_EXTENSION, out=flags, where=knee.flexion_deg < 20.0)
         fppa_err = sens * self.heading.uncertainty_deg
-        max_err = self.config.alert_rule.max_fppa_error_deg
+        # what the valgus rule judges: the IMU-FPPA before the display's gate, with its
+        # error bound (the rule takes off what exceeds its margin); nothing where the
+        # posture is too steep to judge at all (seated)
+        rule = self.config.alert_rule
+        fppa_judged = fppa.copy()
+        rule_err = np.where(sens <= rule.max_fppa_sensitivity, fppa_err, np.inf)
+        max_err = rule.max_fppa_error_deg
         if max_err is not None:
             ill = fppa_err > max_err
             np.bitwise_or(flags, FLAG_FPPA_ILL_DEFINED, out=flags, where=ill)
@@ -683,10 +691,10 @@ class _Leg:
                 if self.config.hold_alerts_on_slip else ""
             out.extend(SensorSlip(ts, self.side, loc, msg + held, kind)
                        for ts, loc, msg, kind in self.slip.update(jumps, abd, flex))
-        measures = {"fppa": fppa, "knee_abduction": knee.abduction_deg,
+        measures = {"fppa": fppa_judged, "knee_abduction": knee.abduction_deg,
                     "femoral_ir": femoral_ir}
         alerts, actions = self.feedback.update(
-            t, knee.flexion_deg, measures, fppa_err,
+            t, knee.flexion_deg, measures, rule_err,
             hold=self.slip.suspected and self.config.hold_alerts_on_slip)
         for ta, kind, value, delivered in alerts:
             self._alert_times.append(ta)

@@ -134,8 +134,9 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append("(no reps found)")
     if partial:
         lines.append(f"* IMU-FPPA defined on less than {PARTIAL_FPPA_PCT:g} % of the rep's "
-                     "bent-knee samples, so its peak and the valgus alerts may miss the "
-                     "deepest part: the thigh was far from upright (sitting, deep squats) "
+                     "bent-knee samples, so its peak may miss the deepest part (the valgus "
+                     "alert judges it on the lowest value the heading allows, and not at "
+                     "all seated): the thigh was far from upright (sitting, deep squats) "
                      "while the body's heading was uncertain (on stairs and walking, or long "
                      "after the athlete last stood still; in squat sets a moment of standing "
                      "still between reps helps). Knee abduction (the abd columns) needs no "

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -121,25 +123,43 @@ def test_rep_metrics_and_set_asymmetry():
     assert s["asymmetry"]["peak_fppa_deg"]["left_minus_right"] == 5.0
 
 
-def test_fppa_alert_holds_where_the_projection_is_ill_defined():
-    """Seated (thigh horizontal, sensitivity 4), a 3° heading error reads as a 12° IMU-FPPA
-    change: no alert while the possible error (sensitivity × heading uncertainty) exceeds
-    the rule's limit; the same excursion alerts where it is small, and a knee-abduction
-    rule ignores the gate."""
+def test_fppa_alert_judges_the_lowest_value_where_the_projection_is_uncertain():
+    """Where the IMU-FPPA error a heading error could cause (sensitivity × heading
+    uncertainty) exceeds the rule's 3.6°, the rule judges the IMU-FPPA minus that excess:
+    it fires only if even the lowest value the bound allows is above the threshold (so a
+    heading error alone still cannot lift a control's knee over it), never re-arms there,
+    and sees nothing where the bound is infinite; a knee-abduction rule ignores it."""
     t = np.arange(0, 3, 0.005)
     flex = np.full_like(t, 90.0)
-    m = np.where((t > 1.0) & (t < 2.0), 20.0, 0.0)
+    m = np.where((t > 1.0) & (t < 2.0), 14.0, 0.0)
     rule = AlertRule()
-    assert rule.max_fppa_error_deg == 3.6
-    assert detect_alerts(t, flex, m, rule, np.full_like(t, 4.0 * 1.0)) == []
-    assert len(detect_alerts(t, flex, m, rule, np.full_like(t, 1.0 * 1.0))) == 1
-    assert len(detect_alerts(t, flex, m, rule)) == 1          # no error bound: no gate
+    assert rule.max_fppa_error_deg == 3.6 and rule.max_fppa_sensitivity == 3.6
+    assert rule.max_fppa_excess_deg == 1.0
+    # bound 4°: 0.4° beyond the margin, 14 − 0.4 > 12: fires; 20° with a 4.5° bound
+    # (20 − 0.9) too; bound 5°: 1.4° beyond, past the 1° the rule reaches: nothing
+    assert len(detect_alerts(t, flex, m, rule, np.full_like(t, 4.0))) == 1
+    assert len(detect_alerts(t, flex, m + 6, rule, np.full_like(t, 4.5))) == 1
+    assert detect_alerts(t, flex, m + 6, rule, np.full_like(t, 5.0)) == []
+    assert detect_alerts(t, flex, m, rule, np.full_like(t, np.inf)) == []
+    wide = replace(rule, max_fppa_excess_deg=10.0)
+    assert len(detect_alerts(t, flex, m, wide, np.full_like(t, 5.0))) == 1   # 14 − 1.4
+    assert detect_alerts(t, flex, m, wide, np.full_like(t, 6.0)) == []        # 14 − 2.4
+    # a control's knee (true 8°) read 8 + 4.6 with a 4.6° bound: not lifted over 12°
+    assert detect_alerts(t, flex, m * 0 + 12.6, rule, np.full_like(t, 4.6)) == []
+    assert len(detect_alerts(t, flex, m, rule, np.full_like(t, 1.0))) == 1
+    assert len(detect_alerts(t, flex, m, rule)) == 1          # no error bound: as it is
     abd = AlertRule(measure="knee_abduction")
-    assert len(detect_alerts(t, flex, m, abd, np.full_like(t, 4.0))) == 1
-    # ill-defined while above threshold, then well defined: fires (once) on recovery
-    err = np.where(t < 1.5, 4.0, 1.0)
+    assert len(detect_alerts(t, flex, m, abd, np.full_like(t, np.inf))) == 1
+    # unjudged while above threshold, then well defined: fires (once) on recovery
+    err = np.where(t < 1.5, np.inf, 1.0)
     got = detect_alerts(t, flex, m, rule, err)
     assert len(got) == 1 and got[0] == pytest.approx(1.6, abs=0.01)
+    # no re-arm where the bound exceeds the margin: two excursions with only uncertain
+    # samples (bound 10°: lowest value far below) between them give one alert
+    two = np.where(((t > 0.5) & (t < 1.0)) | ((t > 2.0) & (t < 2.5)), 14.0, 0.0)
+    err = np.where((t > 0.99) & (t < 2.01), 10.0, 1.0)
+    assert len(detect_alerts(t, flex, two, rule, err)) == 1
+    assert len(detect_alerts(t, flex, two, rule, np.full_like(t, 1.0))) == 2
 
 
 def test_squat_to_90_degrees_after_a_rest_alerts_like_the_truth():
@@ -318,3 +338,21 @@ def test_two_rules_firing_together_buzz_once():
     assert sorted(a[1] for a in alerts) == ["femoral_rotation", "valgus"]
     assert [a.kind for a in actions].count("buzz") == 1
     assert [a.kind for a in actions].count("flash") == 2
+
+
+def test_a_collapse_deep_in_stair_descent_is_alerted_on_the_lowest_value():
+    """Regression (issue #5): on stairs the body's heading is known to ~2.5°, so deep in a
+    stair descent's stance the IMU-FPPA lies beyond the rule's 3.6° margin.  Holding
+    there missed most collapses whose IMU-FPPA peaks near 20°; judging the lowest value
+    the heading bound allows catches them, with no false alert."""
+    from imu_valgus.evaluate import Scenario, run_scenario
+    from imu_valgus.pipeline import PipelineConfig
+    sc = Scenario("stair-descent", "realistic", "nominal", 1, (
+        ("steps", 12), ("stair_valgus", True), ("knee_abduction_deg", 6.0),
+        ("hip_internal_rotation_deg", 3.6), ("hip_adduction_deg", 3.0)), "table")
+    tp, fp, fn = run_scenario(sc).alerts["stair-descent"]
+    assert tp + fn >= 6 and fp == 0 and tp >= 0.75 * (tp + fn)
+    held = PipelineConfig(alert_rule=AlertRule(max_fppa_excess_deg=0.0),
+                          task="stair-descent")
+    tp_held, _, fn_held = run_scenario(sc, held).alerts["stair-descent"]
+    assert tp_held + fn_held == tp + fn and tp_held < tp

@@ -316,11 +316,12 @@ class Dashboard(QtWidgets.QMainWindow):
                 item.setForeground(QtGui.QColor("#d62728"))
             if col == 6 and partial:
                 item.setToolTip(f"IMU-FPPA defined on {pct:.0f} % of this rep's bent-knee "
-                                "samples: its peak, and the alerts, may miss the deepest part "
-                                "(thigh far from upright while the body's heading was "
-                                "uncertain: stairs, walking, long after the last standing "
-                                "rest). Knee abduction needs no body heading and is judged "
-                                "throughout; on stairs an alert can use it instead "
+                                "samples: its peak may miss the deepest part, where the "
+                                "thigh was far from upright while the body's heading was "
+                                "uncertain (stairs, walking, long after the last standing "
+                                "rest); the alert judges it there on the lowest value the "
+                                "heading allows. Knee abduction needs no body heading and "
+                                "is judged throughout; on stairs an alert can use it instead "
                                 "(--measure knee_abduction)")
             self.reps.setItem(row, col, item)
         self.reps.scrollToBottom()
