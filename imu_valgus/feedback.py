@@ -172,19 +172,9 @@ class AlertDetector:
                               np.asarray(flexion_deg, float).tolist(),
                               judged.tolist(), excess.tolist(), strict=True):
             gated = f > r.min_flexion_deg
-            if gated and x > 0.0:
-                # beyond the accepted error: fire only if even the lowest value the
-                # heading bound allows is above the threshold; never re-arm here
-                if armed and m > thr:
-                    if since is None:
-                        since = t
-                    if t - since >= r.dwell_s - 1e-9:
-                        fired.append(t)
-                        armed, since = False, None
-                else:
-                    since = None
-                continue
             if armed:
+                # beyond the accepted error, ``m`` is the lowest value the heading bound
+                # allows: the rule fires only if even that is above the threshold
                 if gated and m > thr:
                     if since is None:
                         since = t
@@ -193,7 +183,7 @@ class AlertDetector:
                         armed, since = False, None
                 else:
                     since = None
-            elif not gated or m < rearm:
+            elif not gated or (m < rearm and x == 0.0):   # never re-arm on a lower value
                 armed = True
         self._armed, self._above_since = armed, since
         return fired
