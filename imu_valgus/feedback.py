@@ -11,8 +11,9 @@ Three layers, each pure and streaming:
    where the IMU-FPPA error a heading error could cause (sensitivity × heading
    uncertainty, see :func:`imu_valgus.kinematics.fppa_heading_sensitivity` and
    :attr:`imu_valgus.heading.HeadingTracker.uncertainty_deg`) exceeds
-   ``max_fppa_error_deg`` (deep flexion on stairs or long after the last rest),
-   they fire only on the lowest value that error allows and never re-arm.
+   ``max_fppa_error_deg`` they hold (neither fire nor re-arm; seated, deep flexion
+   long after the last rest), except in gait (deep stair stance), where they fire
+   only on the lowest value that error allows and never re-arm.
    In *baseline* mode the threshold is the athlete's own baseline plus a
    margin (FIELD_NOTES §1: "baseline + 8°", about the smallest detectable
    difference of the FPPA, Munro et al. 2012).
@@ -34,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -46,6 +47,12 @@ abduction (valgus +), femoral internal rotation relative to standing (+)."""
 MEASURE_NAMES: dict[str, str] = {"fppa": "IMU-FPPA", "knee_abduction": "knee abduction",
                                  "femoral_ir": "femoral internal rotation"}
 """What reports and the dashboard call each measure."""
+
+
+def describe_value(measure: str, value_deg: float, at_least: bool = False) -> str:
+    """An alert's value for people: "IMU-FPPA 14.8°", or "IMU-FPPA ≥ 13.1°" where the
+    rule judged only the lowest value the heading bound allows (in gait)."""
+    return f"{MEASURE_NAMES.get(measure, measure)} {'≥ ' if at_least else ''}{value_deg:.1f}°"
 
 
 @dataclass(frozen=True)
@@ -77,24 +84,28 @@ class AlertRule:
         tan θ_shank)`` of the sagittal inclinations × the heading uncertainty) that
         the rule accepts, degrees.  3.6°: the gap between the controls' mean FPPA
         (8.4°) and the 12° threshold, so a heading error alone cannot lift a
-        control's knee over the threshold.  Where the error bound is larger, the
-        rule judges the lowest value the excess allows (the IMU-FPPA minus the
+        control's knee over the threshold.  Where the bound it is given is larger,
+        the rule judges the lowest value the excess allows (the IMU-FPPA minus the
         bound's excess over this, up to ``max_fppa_excess_deg``) and does not
         re-arm there: the same guarantee holds, and a collapse far above the
-        threshold is still caught.  Right after an upright rest (heading known to
-        ~1°) squats to 90° (sensitivity ~2) are judged as they are; stair stance
-        (2.5° in gait) to a sensitivity of 1.84 on the lower value.  ``None``: every
-        sample as it is.
+        threshold is still caught.  The pipeline gives it that chance in gait only
+        (stair stance, 2.5° of heading, to a sensitivity of 1.84 instead of 1.44),
+        where nobody stands still to re-anchor the heading; elsewhere it passes
+        ``inf`` beyond the margin and the rule holds.  Right after an upright rest
+        (heading known to ~1°) squats to 90° (sensitivity ~2) are judged as they
+        are.  ``None``: every sample as it is.
     max_fppa_excess_deg:
         How far the error bound may exceed ``max_fppa_error_deg`` for the rule to
         judge the lower value; beyond, it sees nothing.  The bound covers the
         heading only; other errors (the segments' orientation, the knee axis) do
         not shrink with it, so the rule reaches only a little beyond the postures
         it judges as they are.  1°: simulated stair descents with a
-        collapse peaking near 20° (realistic sensors, ``benchmarks/stair_valgus.py``)
+        collapse peaking near 20° (realistic sensors, ``benchmarks/collapse.py``)
         are found on 15 of 18 steps (6 of 18 without the lower value, 16 of 18 with
         no limit), and poor sensors' false alerts on stairs stay at 3 (1 without, 15
-        with no limit).
+        with no limit).  Outside gait (a one-off run) it found no more collapses in
+        simulated sit-to-stands, and poor sensors' false alerts there rose from 1 to
+        6: hence gait only.
     max_fppa_sensitivity:
         IMU-FPPA rules only: beyond this sensitivity (° IMU-FPPA per ° heading
         error) the pipeline lets the rule see nothing (seated, hip flexed ~90°):
@@ -474,6 +485,20 @@ class FeedbackSettings:
                 f"{extra}; {sched}")
 
 
+class AlertDecision(NamedTuple):
+    """One alert of :meth:`FeedbackEngine.update`: when (the sample that completed the
+    dwell), which rule, the value it judged (degrees of ``measure``), whether the schedule
+    fed it back, and whether that value is only the lowest the heading bound allows
+    (``at_least``: the IMU-FPPA itself was beyond the rule's margin, in gait)."""
+
+    t_s: float
+    kind: str
+    value_deg: float
+    delivered: bool
+    measure: str = "fppa"
+    at_least: bool = False
+
+
 class FeedbackEngine:
     """Per leg: rules of the current task → alerts → schedule → actions.
 
@@ -526,10 +551,10 @@ class FeedbackEngine:
     def update(self, t_s: np.ndarray, flexion_deg: np.ndarray,
                measures_deg: dict[str, np.ndarray], fppa_error_deg: np.ndarray | None = None,
                hold: bool = False
-               ) -> tuple[list[tuple[float, str, float, bool]], list[FeedbackAction]]:
-        """Alerts ``(t_s, kind, value_deg, delivered)`` and the actions of the delivered
-        ones.  ``hold``: the leg's angles cannot be trusted (a strap moved): no rule
-        fires or re-arms, and a dwell in progress starts again afterwards."""
+               ) -> tuple[list[AlertDecision], list[FeedbackAction]]:
+        """Alerts and the actions of the delivered ones.  ``hold``: the leg's angles
+        cannot be trusted (a strap moved): no rule fires or re-arms, and a dwell in
+        progress starts again afterwards."""
         alerts, actions = [], []
         if hold:
             for det in self.detectors:
@@ -541,9 +566,11 @@ class FeedbackEngine:
             for ta in det.update(t, flexion_deg, m, fppa_error_deg):
                 i = min(int(np.searchsorted(t, ta)), len(t) - 1)
                 # the value the rule judged (the lowest the heading bound allows)
-                v = float(m[i] - det.excess_error(fppa_error_deg, len(t))[i])
+                x = float(det.excess_error(fppa_error_deg, len(t))[i])
+                v = float(m[i]) - x
                 ok = self.gate.deliver(v, det.rule.effective_threshold_deg)
-                alerts.append((ta, det.rule.kind, v, ok))
+                alerts.append(AlertDecision(ta, det.rule.kind, v, ok, det.rule.measure,
+                                            x > 0.0))
                 if ok:
                     actions.extend(actions_for(det.rule.kind, self.side, ta, v,
                                                self.config.actions))

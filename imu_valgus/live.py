@@ -51,7 +51,7 @@ from imu_valgus.ble.manager import (
     SensorManager,
     pretty_location,
 )
-from imu_valgus.feedback import FeedbackAction, buzz_command
+from imu_valgus.feedback import FeedbackAction, buzz_command, describe_value
 from imu_valgus.pipeline import (
     MOVEMENT_END,
     MOVEMENT_START,
@@ -715,8 +715,10 @@ class TerminalView:
 
     def output(self, out: Output) -> None:
         if isinstance(out, Alert):
-            self._print(f"{out.t_s:8.2f} s  VALGUS {out.side} knee: IMU-FPPA "
-                        f"{out.value_deg:.1f}° → buzz {out.side} shank")
+            what = "VALGUS" if out.kind == "valgus" else out.kind.replace("_", " ").upper()
+            fed = f"buzz {out.side} shank" if out.delivered else "not fed back (schedule)"
+            self._print(f"{out.t_s:8.2f} s  {what} {out.side} leg: "
+                        f"{describe_value(out.measure, out.value_deg, out.at_least)} → {fed}")
         elif isinstance(out, RepCompleted):
             s = out.summary
             self._print(f"{s['end_s']:8.2f} s  rep ({out.side}): flexion "

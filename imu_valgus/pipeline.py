@@ -116,9 +116,10 @@ FLAG_FPPA_ILL_DEFINED = 16
 could move it by more than the valgus rule's ``max_fppa_error_deg`` (3.6°) — deep hip
 flexion (sitting; deep squats or high steps long after the last upright rest) shortens
 the thigh's frontal projection.  The IMU-FPPA is NaN there (not reported, like lying
-down); the valgus rule fires there only if the lowest value the heading bound allows is
-above its threshold, and does not re-arm (``AlertRule.max_fppa_error_deg``); the other
-angles are unaffected."""
+down).  The valgus rule holds there, except in gait (walking, stairs), where nobody
+stands still to re-anchor the heading: there it fires only if the lowest value the heading
+bound allows is above its threshold, and does not re-arm (``AlertRule.max_fppa_error_deg``,
+``max_fppa_excess_deg``).  The other angles are unaffected."""
 FLAG_SIDE_LYING = 32
 """Lying on the side (a clamshell set): femoral rotation and hip adduction are read against
 a side-lying body (the pelvis's lateral axis vertical), hip flexion against the set's
@@ -209,6 +210,9 @@ class Alert:
     kind: str
     value_deg: float
     delivered: bool = True
+    measure: str = "fppa"           # what value_deg is (feedback.MEASURES)
+    at_least: bool = False          # value_deg is the lowest the heading bound allows:
+    # the IMU-FPPA itself was beyond the rule's margin (in gait), so it is not shown
 
 
 @dataclass(frozen=True)
@@ -660,12 +664,16 @@ class _Leg:
         np.bitwise_or(flags, FLAG_NEAR_EXTENSION, out=flags, where=knee.flexion_deg < 20.0)
         fppa_err = sens * self.heading.uncertainty_deg
         # what the valgus rule judges: the IMU-FPPA before the display's gate, with its
-        # error bound (the rule takes off what exceeds its margin); nothing where the
-        # posture is too steep to judge at all (seated)
+        # error bound; in gait the rule takes off what exceeds its margin (nobody stands
+        # still there to re-anchor the heading), elsewhere it holds beyond the margin (a
+        # moment of standing still does); nothing where the posture is too steep to
+        # judge at all (seated)
         rule = self.config.alert_rule
         fppa_judged = fppa.copy()
         rule_err = np.where(sens <= rule.max_fppa_sensitivity, fppa_err, np.inf)
         max_err = rule.max_fppa_error_deg
+        if max_err is not None and self.task not in GAIT_TASKS:
+            rule_err[fppa_err > max_err] = np.inf
         if max_err is not None:
             ill = fppa_err > max_err
             np.bitwise_or(flags, FLAG_FPPA_ILL_DEFINED, out=flags, where=ill)
@@ -696,9 +704,10 @@ class _Leg:
         alerts, actions = self.feedback.update(
             t, knee.flexion_deg, measures, rule_err,
             hold=self.slip.suspected and self.config.hold_alerts_on_slip)
-        for ta, kind, value, delivered in alerts:
-            self._alert_times.append(ta)
-            out.append(Alert(ta, self.side, kind, value, delivered))
+        for a in alerts:
+            self._alert_times.append(a.t_s)
+            out.append(Alert(a.t_s, self.side, a.kind, a.value_deg, a.delivered, a.measure,
+                             a.at_least))
         out.extend(actions)
         self._rep_t.append(t)
         a = {"knee_flexion_deg": knee.flexion_deg, "knee_abduction_deg": knee.abduction_deg,

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from imu_valgus.feedback import describe_value
 from imu_valgus.pipeline import (
     Alert,
     Calibrated,
@@ -52,8 +53,8 @@ def analyse_recording(path: str | Path, config: PipelineConfig | None = None,
                 reps.append(out.summary)
             elif isinstance(out, Alert):
                 alerts.append({"t_s": round(out.t_s, 3), "side": out.side, "kind": out.kind,
-                               "value_deg": round(out.value_deg, 2),
-                               "fed_back": out.delivered})
+                               "measure": out.measure, "value_deg": round(out.value_deg, 2),
+                               "at_least": out.at_least, "fed_back": out.delivered})
             elif isinstance(out, Calibrated):
                 calib.append({"side": out.side, "t_s": round(out.t_s, 3),
                               "quality": out.calibration.quality,
@@ -147,13 +148,20 @@ def format_report(report: dict[str, Any]) -> str:
         from imu_valgus.feedback import FeedbackSettings
         lines.append("Alert rule: " + FeedbackSettings.from_json(report["feedback"]).describe())
     withheld = sum(not a.get("fed_back", True) for a in report["alerts"])
+
+    def value(a: dict[str, Any]) -> str:
+        return describe_value(a.get("measure", "fppa"), a["value_deg"], a.get("at_least", False))
+
     lines.append(f"Valgus alerts: {len(report['alerts'])}"
                  + (f" ({withheld} not fed back: the schedule withheld them)" if withheld
                     else "")
-                 + "".join(f"\n  {a['t_s']:8.2f} s  {a['side']:<5} {a['kind']} "
-                           f"({a['value_deg']:.1f}°)"
+                 + "".join(f"\n  {a['t_s']:8.2f} s  {a['side']:<5} {a['kind']} ({value(a)})"
                            + ("" if a.get("fed_back", True) else "  not fed back")
                            for a in report["alerts"]))
+    if any(a.get("at_least") for a in report["alerts"]):
+        lines.append("  ≥: the IMU-FPPA itself was too uncertain to show (on stairs, the body's "
+                     "heading); the alert fired because even the lowest value the heading "
+                     "allows was above the threshold")
     for sl in report.get("sensor_slips", []):
         lines.append(f"Strap at {sl['t_s']:.1f} s: {sl['message']}")
         if "on hold" in sl["message"]:

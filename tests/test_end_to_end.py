@@ -121,3 +121,18 @@ def test_stair_reps_whose_imu_fppa_was_partly_undefined_are_marked(tmp_path):
     assert sum(line.rstrip().split()[-3].endswith("*") for line in text.splitlines()
                if line[:3].strip().isdigit()) == len(partial)
     assert "* IMU-FPPA defined on less than 80 % of the rep's bent-knee samples" in text
+
+
+def test_stair_collapse_alerts_beyond_the_heading_margin_show_their_lowest_value(tmp_path):
+    """A collapse deep in a stair descent is alerted on the lowest IMU-FPPA the gait
+    heading allows; the replay report gives those alerts as "≥" values."""
+    from imu_valgus.replay import format_report
+
+    sim = simulate(SimulationConfig(task="stair-descent", legs="both", seed=1, steps=12,
+                                    sensor_errors="realistic", collapse=True,
+                                    knee_abduction_deg=6.0, hip_internal_rotation_deg=3.6,
+                                    hip_adduction_deg=3.0))
+    report = analyse_recording(record(sim, tmp_path / "stairs.ivr"))
+    lower = [a for a in report["alerts"] if a["at_least"]]
+    assert lower and all(a["measure"] == "fppa" and a["value_deg"] > 12.0 for a in lower)
+    assert "IMU-FPPA ≥ " in format_report(report)

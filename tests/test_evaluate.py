@@ -81,7 +81,7 @@ def test_alerts_are_scored_against_the_rule_the_product_was_given():
     from imu_valgus.feedback import AlertRule
     from imu_valgus.pipeline import PipelineConfig
     sc = Scenario("stair-descent", "ideal", "nominal", 3,
-                  (("steps", 6), ("stair_valgus", True), ("knee_abduction_deg", 6.0),
+                  (("steps", 6), ("collapse", True), ("knee_abduction_deg", 6.0),
                    ("hip_internal_rotation_deg", 3.6), ("hip_adduction_deg", 3.0)))
     default = run_scenario(sc)
     rule = AlertRule(measure="knee_abduction", threshold_deg=5.0, hysteresis_deg=1.5)

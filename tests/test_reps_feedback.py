@@ -348,7 +348,7 @@ def test_a_collapse_deep_in_stair_descent_is_alerted_on_the_lowest_value():
     from imu_valgus.evaluate import Scenario, run_scenario
     from imu_valgus.pipeline import PipelineConfig
     sc = Scenario("stair-descent", "realistic", "nominal", 1, (
-        ("steps", 12), ("stair_valgus", True), ("knee_abduction_deg", 6.0),
+        ("steps", 12), ("collapse", True), ("knee_abduction_deg", 6.0),
         ("hip_internal_rotation_deg", 3.6), ("hip_adduction_deg", 3.0)), "table")
     tp, fp, fn = run_scenario(sc).alerts["stair-descent"]
     assert tp + fn >= 6 and fp == 0 and tp >= 0.75 * (tp + fn)
@@ -356,3 +356,22 @@ def test_a_collapse_deep_in_stair_descent_is_alerted_on_the_lowest_value():
                           task="stair-descent")
     tp_held, _, fn_held = run_scenario(sc, held).alerts["stair-descent"]
     assert tp_held + fn_held == tp + fn and tp_held < tp
+
+
+def test_an_alert_judged_on_the_lowest_value_says_so():
+    """Beyond the rule's margin the alert carries the lowest value the heading bound
+    allows, marked ``at_least``; reports show it as "≥"."""
+    from imu_valgus.feedback import describe_value
+    eng = FeedbackEngine("left", FeedbackConfig(), task="stair-descent")
+    t = np.arange(0, 1, 1 / FS)
+    (a,), _ = eng.update(t, np.full_like(t, 60.0),
+                         {"fppa": np.full_like(t, 15.0), "knee_abduction": 0 * t,
+                          "femoral_ir": 0 * t}, fppa_error_deg=np.full_like(t, 4.1))
+    assert a.at_least and a.measure == "fppa" and a.value_deg == pytest.approx(14.5)
+    assert describe_value(a.measure, a.value_deg, a.at_least) == "IMU-FPPA ≥ 14.5°"
+    eng = FeedbackEngine("left", FeedbackConfig(), task="stair-descent")
+    (b,), _ = eng.update(t, np.full_like(t, 60.0),
+                         {"fppa": np.full_like(t, 15.0), "knee_abduction": 0 * t,
+                          "femoral_ir": 0 * t}, fppa_error_deg=np.full_like(t, 2.0))
+    assert not b.at_least and b.value_deg == 15.0
+    assert describe_value("knee_abduction", 6.04) == "knee abduction 6.0°"

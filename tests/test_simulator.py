@@ -200,23 +200,48 @@ def test_bad_parameters_are_refused_with_a_clear_message():
         simulate(SimulationConfig(sensor_errors="awful"))
 
 
-def test_stair_valgus_collapses_the_stance_knee_only_when_asked():
-    """``stair_valgus``: the stance knee collapses (knee abduction, hip IR and adduction
-    at the deepest weight-bearing flexion), which the default stairs never do."""
-    base = dict(task="stair-descent", legs="both", seed=3, sensor_errors="ideal", steps=6,
-                knee_abduction_deg=6.0, hip_internal_rotation_deg=3.6, hip_adduction_deg=3.0)
+def _with_and_without_collapse(task: str, abduction_deg: float, **kw):
+    """The same session with and without ``collapse`` (ideal sensors, both legs): per
+    side the true angles of each and the extra knee abduction, after checking that the
+    collapse changes only the valgus channels and adds alerts only in ``task``."""
+    base = dict(task=task, legs="both", sensor_errors="ideal",
+                knee_abduction_deg=abduction_deg,
+                hip_internal_rotation_deg=0.6 * abduction_deg,
+                hip_adduction_deg=0.5 * abduction_deg, **kw)
     plain = simulate(SimulationConfig(**base))
-    collapse = simulate(SimulationConfig(**base, stair_valgus=True))
+    collapse = simulate(SimulationConfig(**base, collapse=True))
+    assert not plain.truth["alerts"]
+    assert {a["task"] for a in collapse.truth["alerts"]} == {task}
+    out = {}
     for side in ("left", "right"):
         p, c = plain.truth_angles[side], collapse.truth_angles[side]
-        # the same stride curves: only the valgus channels differ
         np.testing.assert_allclose(c["knee_flexion_deg"], p["knee_flexion_deg"], atol=1e-6)
         extra = c["knee_abduction_deg"] - p["knee_abduction_deg"]
-        assert 5.0 < extra.max() < 8.0 and extra.min() > -1e-6
+        assert extra.min() > -1e-6
+        out[side] = (p, c, extra)
+    return out
+
+
+def test_stair_collapse_bends_the_stance_knee_inward_only_when_asked():
+    """``collapse`` on stairs: the stance knee collapses (knee abduction, hip IR and adduction
+    at the deepest weight-bearing flexion), which the default stairs never do."""
+    for p, c, extra in _with_and_without_collapse("stair-descent", 6.0, seed=3,
+                                                  steps=6).values():
+        assert 5.0 < extra.max() < 8.0
         # it peaks in stance with the knee deeply bent, not in swing
         assert c["knee_flexion_deg"][np.argmax(extra)] > 60.0
         flexed = p["knee_flexion_deg"] > 30.0
         assert np.nanmax(np.where(flexed, c["fppa_deg"], np.nan)) > \
             np.nanmax(np.where(flexed, p["fppa_deg"], np.nan)) + 8.0
-    assert not plain.truth["alerts"]
-    assert {a["task"] for a in collapse.truth["alerts"]} == {"stair-descent"}
+
+
+def test_sit_to_stand_collapse_comes_just_after_seat_off_and_late_in_the_sit_down():
+    """``collapse`` in sit-to-stand: the knees collapse while deeply bent and loaded, in
+    the first part of the rise and the last part of the sit-down, not while seated or
+    standing; without it the sit-to-stand is unchanged."""
+    for p, _, extra in _with_and_without_collapse("sit-to-stand", 8.0, seed=2,
+                                                  reps=2).values():
+        assert 6.0 < extra.max() < 10.5
+        flex = p["knee_flexion_deg"]
+        assert 55.0 < flex[np.argmax(extra)] < 88.0          # bent, not seated (90°)
+        assert np.all(np.abs(extra[flex < 20.0]) < 0.5)       # nothing while standing

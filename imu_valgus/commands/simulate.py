@@ -59,10 +59,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="walking/stairs cadence, steps per minute (default: 100)")
     s.add_argument("--leading-leg", choices=("left", "right"), default="right",
                    help="walking/stairs: leg that steps first (default: %(default)s)")
-    s.add_argument("--stair-valgus", action="store_true",
-                   help="stairs: the stance knee collapses inward by --knee-abduction-deg "
-                   "(with --hip-ir-deg and --hip-adduction-deg) at its deepest "
-                   "weight-bearing flexion (default: stairs without valgus)")
+    s.add_argument("--collapse", action="store_true",
+                   help="stairs and sit-to-stand: the weight-bearing knee collapses inward "
+                   "by --knee-abduction-deg (with --hip-ir-deg and --hip-adduction-deg); "
+                   "on stairs at the stance knee's deepest flexion, in sit-to-stand just "
+                   "after seat-off and late in the sit-down (default: no valgus there)")
     s.add_argument("--turns", action="store_true",
                    help="walking: three laps, turning round at each end")
     s.add_argument("--duration-s", type=float, default=60.0, metavar="S",
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
                            trunk_lean_deg=args.trunk_lean_deg, fatigue_per_rep=args.fatigue,
                            steps=args.steps, step_height_m=args.step_height_m,
                            cadence_steps_min=args.cadence, leading_leg=args.leading_leg,
-                           turns=args.turns, stair_valgus=args.stair_valgus,
+                           turns=args.turns, collapse=args.collapse,
                            duration_s=duration, seed=args.seed,
                            sensor_errors=args.errors, mounting=args.mounting, radio=radio,
                            legs=args.legs, magnetometer=args.magnetometer)

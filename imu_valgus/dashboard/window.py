@@ -18,7 +18,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from imu_valgus.dashboard.sources import SourceInfo
-from imu_valgus.feedback import MEASURE_NAMES
+from imu_valgus.feedback import MEASURE_NAMES, describe_value
 from imu_valgus.pipeline import (
     Alert,
     AngleBlock,
@@ -260,7 +260,8 @@ class Dashboard(QtWidgets.QMainWindow):
                     self.panels[o.side].withheld_count += 1
                     what = o.kind.replace("_", " ")
                     self.statusBar().showMessage(
-                        f"{o.side} leg: {what} alert ({o.value_deg:.1f}°), not fed back — "
+                        f"{o.side} leg: {what} alert "
+                        f"({describe_value(o.measure, o.value_deg, o.at_least)}), not fed back — "
                         "the feedback schedule withheld it")
             elif isinstance(o, RepCompleted):
                 self._add_rep(o.summary)

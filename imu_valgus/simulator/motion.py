@@ -113,9 +113,9 @@ class TaskParams:
     knee_coupling_rot_deg_per_deg: float = 0.10
     recalibrate_and_repeat: bool = False   # after the task: the guided calibration
     # again (as after re-doing a strap), then the task once more
-    stair_valgus: bool = False             # stairs: the stance knee collapses by
-    # knee_abduction_deg (with hip_internal_rotation_deg, hip_adduction_deg) at its deepest
-    # weight-bearing flexion, varying from step to step
+    collapse: bool = False                 # stairs and sit-to-stand (no valgus unless
+    # asked): the weight-bearing knee collapses by knee_abduction_deg (with
+    # hip_internal_rotation_deg, hip_adduction_deg), varying from step to step, rep to rep
 
 
 @dataclass(frozen=True)
@@ -447,7 +447,11 @@ def add_single_leg_squats(b: PlanBuilder, side: str) -> None:
 
 
 def add_sit_to_stand(b: PlanBuilder) -> None:
-    """Sit down on a chair, pause seated, stand up (feet stay on the floor)."""
+    """Sit down on a chair, pause seated, stand up (feet stay on the floor).
+
+    With ``collapse`` the knees also collapse inward by the valgus parameters (±10 % per
+    knee and rep) early in the rise, just after seat-off, and late in the sit-down, where
+    the quadriceps work hardest with the knee still deeply bent."""
     p = b.p
     reps = []
     tt = 0.5
@@ -455,18 +459,31 @@ def add_sit_to_stand(b: PlanBuilder) -> None:
         down, sit, up = 1.6 * b.var(0.08), 1.0 * b.var(0.2), 1.5 * b.var(0.08)
         reps.append((tt, down, sit, up, 90.0 * b.var(0.03)))
         tt += down + sit + up + b.rng.uniform(1.0, 1.6)
+    # drawn after the reps, so that the same seed gives the same reps with and without
+    amps = [{side: 1.0 + 0.1 * b.rng.standard_normal() for side in SIDES}
+            if p.collapse else None for _ in reps]
+    peaks = {"knee_abduction_deg": p.knee_abduction_deg,
+             "hip_internal_rotation_deg": p.hip_internal_rotation_deg,
+             "hip_adduction_deg": p.hip_adduction_deg}
 
     def fn(t):
         out: dict[str, np.ndarray] = {}
-        for t1, down, sit, up, k in reps:
+        for (t1, down, sit, up, k), amp in zip(reps, amps, strict=True):
             s = asymmetric_bump(t, t1, down, sit, up)
             # forward trunk lean peaks mid-transition (seat-off / seat contact)
             lean = bump(t, t1, down) + bump(t, t1 + down + sit, up)
             _sum_into(out, "pelvis_tilt_deg", 8.0 * s + 22.0 * lean)
+            if amp is not None:
+                # the first 60 % of the rise (peak at 30 %), the last 60 % of the sit-down
+                collapse = bump(t, t1 + down + sit, 0.6 * up) + bump(t, t1 + 0.4 * down,
+                                                                      0.6 * down)
             for side in SIDES:
                 _sum_into(out, f"{side}_knee_flexion_deg", k * s)
                 _sum_into(out, f"{side}_hip_flexion_deg", 0.95 * k * s + 22.0 * lean)
                 _sum_into(out, f"{side}_hip_adduction_deg", -2.0 * s)
+                if amp is not None:
+                    for c, v in peaks.items():
+                        _sum_into(out, f"{side}_{c}", v * amp[side] * collapse)
         for side in SIDES:
             _flat_foot(out, side)
         return out
@@ -512,7 +529,7 @@ _WALK_F = _curves(_WALK)
 _UP_F = _curves(_STAIRS_UP)
 _DOWN_F = _curves(_STAIRS_DOWN)
 
-# Dynamic valgus on stairs (``TaskParams.stair_valgus``): a bump over the stance phase in
+# Dynamic valgus on stairs (``TaskParams.collapse``): a bump over the stance phase in
 # stride phase (start, rise, hold, fall), peaking where the weight-bearing knee is most
 # flexed: late stance of a descent (the stance knee lowers the body to ~85°), weight
 # acceptance of an ascent (the knee extends from ~60° as it lifts the body).
@@ -540,7 +557,7 @@ def add_cyclic(b: PlanBuilder, task: str, strides: float, stride_time_s: float,
     gain = {s: b.var(0.03) for s in SIDES}
     dist = fwd_per_stride_m * (walk_s - ramp) / stride_time_s
     rise = up_per_stride_m * (walk_s - ramp) / stride_time_s
-    valgus = _stair_valgus(b, task, strides)
+    valgus = _stair_collapse(b, task, strides)
 
     def env(t):
         tl = t - release
@@ -589,13 +606,13 @@ def add_cyclic(b: PlanBuilder, task: str, strides: float, stride_time_s: float,
         add_turn(b, heading_change_deg)
 
 
-def _stair_valgus(b: PlanBuilder, task: str, strides: float):
+def _stair_collapse(b: PlanBuilder, task: str, strides: float):
     """``(side, stride phase) -> {coordinate: degrees}`` of the stance valgus, or ``None``.
 
     Each stride of each leg draws its own amplitude (±10 %), so that some steps cross an
     alert threshold and others do not, as a fatigue-free real flight would."""
     p = b.p
-    if not p.stair_valgus or task not in _STAIR_VALGUS_PHASE:
+    if not p.collapse or task not in _STAIR_VALGUS_PHASE:
         return None
     start, rise, hold, fall = _STAIR_VALGUS_PHASE[task]
     n = int(np.ceil(strides)) + 2

@@ -109,10 +109,12 @@ class SimulationConfig:
     long axis (``how`` ``"turn"``, the default) or tilts in the frontal plane, about the
     segment's anterior axis (``"tilt"``), by ``degrees`` at ``t_s`` (over 0.5 s), e.g.
     ``("left_shank", 40.0, 20.0)``."""
-    stair_valgus: bool = False
-    """Stairs: the stance knee collapses inward by ``knee_abduction_deg`` (with
-    ``hip_internal_rotation_deg`` and ``hip_adduction_deg``) at its deepest weight-bearing
-    flexion, ±10 % from step to step.  Off: stairs without valgus."""
+    collapse: bool = False
+    """Stairs and sit-to-stand, which have no valgus unless asked: the weight-bearing knee
+    collapses inward by ``knee_abduction_deg`` (with ``hip_internal_rotation_deg`` and
+    ``hip_adduction_deg``), ±10 % from step to step and rep to rep; on stairs at the
+    stance knee's deepest flexion, in sit-to-stand early in the rise (just after seat-off)
+    and late in the sit-down."""
     recalibrate_and_repeat: bool = False
     """After the task, the guided calibration again (as after re-doing a strap), then
     the task once more."""
