@@ -56,6 +56,8 @@ def test_window_shows_angles_flashes_on_alerts_and_lists_reps(qtbot, session, tm
     assert np.nanmax(y[:, 0]) > 50                     # knee flexion reached the squat depth
     assert win.reps.rowCount() == len(session.truth["reps"]) == 3
     assert len(flashes) == len(session.truth["alerts"]) == 3
+    assert panel.last_alert.text().startswith("last alert at ")
+    assert "valgus, IMU-FPPA " in panel.last_alert.text()
     assert "calibrated" in panel.title.text()
     # every axis carries a unit
     for plot in panel.plots.values():
@@ -219,6 +221,7 @@ def test_withheld_alerts_do_not_flash(qtbot, session):
     panel = win.panels["right"]
     assert panel.alert_count == 0 and panel.withheld_count >= 2
     assert sum("not fed back" in s for s in status) == panel.withheld_count
+    assert panel.last_alert.text().endswith("not fed back (schedule)")
 
 
 def test_the_threshold_line_sits_on_the_plot_of_the_measure_in_force(qtbot, session):

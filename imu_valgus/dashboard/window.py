@@ -84,8 +84,12 @@ class LegPanel(QtWidgets.QFrame):
         font = self.values.font()
         font.setPointSize(font.pointSize() + 2)
         self.values.setFont(font)
+        # what the last alert was: the flash says only that one fired
+        self.last_alert = QtWidgets.QLabel("")
+        self.last_alert.setObjectName(f"last_alert_{side}")
         lay.addWidget(self.title)
         lay.addWidget(self.values)
+        lay.addWidget(self.last_alert)
         self.graphs = pg.GraphicsLayoutWidget()
         lay.addWidget(self.graphs, 1)
         self.plots: dict[str, pg.PlotItem] = {}
@@ -128,6 +132,15 @@ class LegPanel(QtWidgets.QFrame):
         self.flashing = False
         self.alert_count = 0
         self.withheld_count = 0     # alerts the feedback schedule did not feed back
+
+    def show_alert(self, alert: Alert) -> None:
+        """Name the alert under the values (its measure and value; "≥": only the lowest
+        value the heading allows was judged, on stairs)."""
+        what = "valgus" if alert.kind == "valgus" else alert.kind.replace("_", " ")
+        fed = "" if alert.delivered else " — not fed back (schedule)"
+        self.last_alert.setText(
+            f"last alert at {alert.t_s:.1f} s: {what}, "
+            f"{describe_value(alert.measure, alert.value_deg, alert.at_least)}{fed}")
 
     def set_threshold(self, threshold_deg: float) -> None:
         """The threshold in force (a personal baseline, once learnt, replaces the start)."""
@@ -250,6 +263,7 @@ class Dashboard(QtWidgets.QMainWindow):
             if isinstance(o, AngleBlock) and o.side in self.panels:
                 self.panels[o.side].add_block(o)
             elif isinstance(o, Alert) and o.side in self.panels:
+                self.panels[o.side].show_alert(o)
                 if o.delivered:
                     self.panels[o.side].flash()
                     if self.beep:
