@@ -368,6 +368,10 @@ DEFAULT_TASK_RULES: dict[str, tuple[AlertRule, ...]] = {
 hydrants (non-weight-bearing hip exercises, measured by range and tempo) and
 walking get none.  An unknown task gets the valgus rule."""
 
+TASK_RULE_TASKS: tuple[str, ...] = tuple(
+    t for t, rules in DEFAULT_TASK_RULES.items() if t and any(r.kind == "valgus" for r in rules))
+"""Tasks whose valgus rule a therapist can set apart (``FeedbackSettings.task_rules``)."""
+
 
 @dataclass(frozen=True)
 class FeedbackConfig:
@@ -409,7 +413,10 @@ class FeedbackSettings:
     median peak of the first 3 reps + ``baseline_margin_deg`` replaces the threshold);
     ``femoral_rotation_alert``: also :data:`FEMORAL_IR_RULE` wherever the valgus rule
     applies; ``schedule``: :class:`Schedule` kind, with ``programme_session`` (faded)
-    and ``bandwidth_deg`` (bandwidth).
+    and ``bandwidth_deg`` (bandwidth); ``task_rules``: the valgus rule's measure and
+    threshold for particular tasks, ``{task: [measure, threshold_deg]}`` (e.g. knee
+    abduction on stairs, where the IMU-FPPA is partly unjudged), the other settings
+    as for the session's rule.
     """
 
     threshold_deg: float = 12.0
@@ -423,6 +430,7 @@ class FeedbackSettings:
     schedule: str = "continuous"
     programme_session: int = 1
     bandwidth_deg: float = 3.0
+    task_rules: dict[str, list[Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("threshold_deg", "hysteresis_deg", "dwell_ms", "min_flexion_deg",
@@ -437,6 +445,25 @@ class FeedbackSettings:
                               f"{self.min_flexion_deg}°")
         if self.bandwidth_deg < 0 or self.baseline_margin_deg < 0:
             raise ConfigError("bandwidth and baseline margin must not be negative")
+        if not isinstance(self.task_rules, dict):
+            raise ConfigError(f"task rules must map a task to [measure, threshold], not "
+                              f"{self.task_rules!r}")
+        for task, rule in self.task_rules.items():
+            if task not in TASK_RULE_TASKS:
+                raise ConfigError(f"no valgus rule to set for task {task!r}: choose one of "
+                                  f"{', '.join(TASK_RULE_TASKS)}")
+            try:
+                measure, threshold = rule
+            except (TypeError, ValueError):
+                raise ConfigError(f"the rule for {task} must be [measure, threshold], not "
+                                  f"{rule!r}") from None
+            if measure not in MEASURES:
+                raise ConfigError(f"the measure for {task} must be one of "
+                                  f"{', '.join(MEASURES)}, not {measure!r}")
+            if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
+                    or not math.isfinite(threshold):
+                raise ConfigError(f"the threshold for {task} must be a finite number, not "
+                                  f"{threshold!r}")
 
     def alert_rule(self) -> AlertRule:
         """The valgus rule these settings describe."""
@@ -445,6 +472,13 @@ class FeedbackSettings:
                          dwell_s=float(self.dwell_ms) / 1000.0,
                          min_flexion_deg=float(self.min_flexion_deg), measure=self.measure,
                          baseline_margin_deg=float(self.baseline_margin_deg))
+
+    def task_alert_rules(self) -> dict[str, AlertRule]:
+        """The valgus rule of each task in ``task_rules`` (the pipeline puts it in place
+        of :meth:`alert_rule` while that task is done)."""
+        base = self.alert_rule()
+        return {task: replace(base, measure=str(m), threshold_deg=float(th))
+                for task, (m, th) in self.task_rules.items()}
 
     def schedule_(self) -> Schedule:
         return Schedule(self.schedule, session=int(self.programme_session),
@@ -480,9 +514,11 @@ class FeedbackSettings:
                  "faded": f"faded schedule, programme session {self.programme_session}",
                  "bandwidth": f"only alerts {self.bandwidth_deg:g}° beyond the threshold "
                               "fed back"}[self.schedule]
+        per_task = "".join(f"; {task}: {MEASURE_NAMES[m]} above {float(th):g}°"
+                           for task, (m, th) in sorted(self.task_rules.items()))
         return (f"{what} above {above} for {self.dwell_ms:g} ms with the knee bent more "
                 f"than {self.min_flexion_deg:g}°, re-armed {self.hysteresis_deg:g}° below"
-                f"{extra}; {sched}")
+                f"{per_task}{extra}; {sched}")
 
 
 class AlertDecision(NamedTuple):

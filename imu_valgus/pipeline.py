@@ -139,6 +139,8 @@ class PipelineConfig:
 
     fs_hz: float = 200.0
     alert_rule: AlertRule = field(default_factory=AlertRule)
+    task_alert_rules: dict[str, AlertRule] = field(default_factory=dict)  # the valgus
+    # rule of particular tasks, in place of alert_rule (FeedbackSettings.task_rules)
     rep_rule: RepRule | None = None          # None: the task's rule (reps.TASK_REP_RULES)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     fusion_params: FusionParams | None = None
@@ -157,6 +159,7 @@ def pipeline_config(settings: FeedbackSettings, task: str = "", **kw: Any) -> Pi
     """The pipeline configuration of a therapist's feedback settings (command line, or a
     recording's metadata ``"feedback"``) for ``task``; ``kw``: other fields."""
     return PipelineConfig(alert_rule=settings.alert_rule(),
+                          task_alert_rules=settings.task_alert_rules(),
                           feedback=settings.feedback_config(), task=task, **kw)
 
 
@@ -515,7 +518,8 @@ class _Leg:
         """Therapist's choice of task: rep rule and feedback rules follow it."""
         self.task = task
         self.reps.rule = self.config.rep_rule or rep_rule_for(task)
-        rules = tuple(self.config.alert_rule if r.kind == "valgus" else r
+        self.valgus_rule = self.config.task_alert_rules.get(task, self.config.alert_rule)
+        rules = tuple(self.valgus_rule if r.kind == "valgus" else r
                       for r in self.config.feedback.rules_for(task))
         self.feedback.config = FeedbackConfig(**{**self.config.feedback.__dict__,
                                                  "task_rules": {task: rules}})
@@ -668,7 +672,7 @@ class _Leg:
         # still there to re-anchor the heading), elsewhere it holds beyond the margin (a
         # moment of standing still does); nothing where the posture is too steep to
         # judge at all (seated)
-        rule = self.config.alert_rule
+        rule = self.valgus_rule
         fppa_judged = fppa.copy()
         rule_err = np.where(sens <= rule.max_fppa_sensitivity, fppa_err, np.inf)
         max_err = rule.max_fppa_error_deg
@@ -724,7 +728,7 @@ class _Leg:
             keys = set.intersection(*(set(x) for x in self._rep_a))
             aa = {k: np.concatenate([x[k] for x in self._rep_a]) for k in keys}
             # the valgus rule in force (a personal baseline once learnt)
-            rule = self.feedback.rule("valgus") or self.config.alert_rule
+            rule = self.feedback.rule("valgus") or self.valgus_rule
             summary = rep_summary(start, end, tt, aa, self._alert_times, side=self.side,
                                   task=self.task, threshold_deg=rule.effective_threshold_deg,
                                   min_flexion_deg=rule.min_flexion_deg, measure=rule.measure)

@@ -141,8 +141,9 @@ def format_report(report: dict[str, Any]) -> str:
                      "while the body's heading was uncertain (on stairs and walking, or long "
                      "after the athlete last stood still; in squat sets a moment of standing "
                      "still between reps helps). Knee abduction (the abd columns) needs no "
-                     "body heading and is judged throughout; on stairs an alert can use it "
-                     "instead: --measure knee_abduction --threshold-deg DEG (docs/feedback.md)")
+                     "body heading and is judged throughout; on stairs or rising from a chair "
+                     "an alert can use it instead: --task-rule stairs knee_abduction DEG "
+                     "(or sit-to-stand; docs/feedback.md)")
     lines.append("")
     if report.get("feedback"):
         from imu_valgus.feedback import FeedbackSettings

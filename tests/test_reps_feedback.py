@@ -375,3 +375,62 @@ def test_an_alert_judged_on_the_lowest_value_says_so():
                           "femoral_ir": 0 * t}, fppa_error_deg=np.full_like(t, 2.0))
     assert not b.at_least and b.value_deg == 15.0
     assert describe_value("knee_abduction", 6.04) == "knee abduction 6.0°"
+
+
+def test_a_task_can_have_a_valgus_rule_of_its_own():
+    """``task_rules`` / ``--task-rule``: e.g. knee abduction on stairs, the IMU-FPPA
+    elsewhere; validated, stored, described, and put in place by the pipeline for that
+    task only."""
+    import argparse
+
+    from imu_valgus.commands._feedback import add_feedback_options, feedback_settings
+    from imu_valgus.errors import ConfigError
+    from imu_valgus.feedback import FeedbackSettings
+    from imu_valgus.pipeline import pipeline_config
+
+    s = FeedbackSettings(threshold_deg=13, task_rules={"stair-descent": ["knee_abduction", 6]})
+    assert FeedbackSettings.from_json(s.to_json()) == s
+    assert "stair-descent: knee abduction above 6°" in s.describe()
+    cfg = pipeline_config(s, "stair-descent")
+    rule = cfg.task_alert_rules["stair-descent"]
+    assert rule.measure == "knee_abduction" and rule.threshold_deg == 6.0
+    assert rule.hysteresis_deg == cfg.alert_rule.hysteresis_deg      # the rest as set
+    assert "squat" not in cfg.task_alert_rules and cfg.alert_rule.threshold_deg == 13
+    for bad, match in (({"walking": ["fppa", 12]}, "no valgus rule"),
+                       ({"squat": ["valgus", 12]}, "measure"),
+                       ({"squat": ["fppa", float("nan")]}, "finite"),
+                       ({"squat": "fppa"}, r"\[measure, threshold\]")):
+        with pytest.raises(ConfigError, match=match):
+            FeedbackSettings(task_rules=bad)
+    # the command line: 'stairs' is both directions; mistakes are usage errors
+    parser = argparse.ArgumentParser(exit_on_error=False)
+    add_feedback_options(parser, recorded=False)
+    args = parser.parse_args(["--task-rule", "stairs", "knee_abduction", "5",
+                              "--task-rule", "sit-to-stand", "knee_abduction", "7"])
+    s = feedback_settings(args)
+    assert s.task_rules == {"stair-ascent": ["knee_abduction", 5.0],
+                            "stair-descent": ["knee_abduction", 5.0],
+                            "sit-to-stand": ["knee_abduction", 7.0]}
+    for argv, match in ((["walking", "fppa", "12"], "no valgus rule"),
+                        (["squat", "abduction", "12"], "measure must be"),
+                        (["squat", "fppa", "twelve"], "expected a number")):
+        with pytest.raises(argparse.ArgumentError, match=match):
+            parser.parse_args(["--task-rule", *argv])
+
+
+def test_the_pipeline_uses_a_tasks_own_rule_for_that_task_only():
+    """Knee abduction on stairs, the IMU-FPPA in single-leg squats, one configuration."""
+    from imu_valgus.feedback import FeedbackSettings
+    from imu_valgus.pipeline import Alert, Pipeline, pipeline_config
+    from imu_valgus.simulator import SimulationConfig, simulate
+
+    s = FeedbackSettings(task_rules={"stair-descent": ["knee_abduction", 5.0]})
+    for task, kw, measure in (
+            ("stair-descent", dict(steps=6, collapse=True, knee_abduction_deg=8.0),
+             "knee_abduction"),
+            ("single-leg-squat", dict(reps=2, knee_abduction_deg=14.0), "fppa")):
+        sim = simulate(SimulationConfig(task=task, legs="both", seed=4, sensor_errors="ideal",
+                                        **kw))
+        pipe = Pipeline(sim.sensors, pipeline_config(s, task))
+        alerts = [o for rec in sim.records for o in pipe.feed(rec) if isinstance(o, Alert)]
+        assert alerts and {a.measure for a in alerts} == {measure}, task

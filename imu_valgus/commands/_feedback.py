@@ -27,6 +27,33 @@ def _number(least: float | None = None, most: float | None = None):
     return parse
 
 
+TASK_ALIASES = {"stairs": ("stair-ascent", "stair-descent")}
+
+
+class _TaskRule(argparse.Action):
+    """``--task-rule TASK MEASURE DEG`` (repeatable) → ``{task: [measure, deg]}``."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from imu_valgus.feedback import MEASURES, TASK_RULE_TASKS
+
+        task, measure, deg = values
+        tasks = TASK_ALIASES.get(task, (task,))
+        if any(t not in TASK_RULE_TASKS for t in tasks):
+            raise argparse.ArgumentError(self, f"no valgus rule to set for task {task!r}: "
+                                         f"choose one of {', '.join(TASK_RULE_TASKS)}, "
+                                         "or stairs (both directions)")
+        if measure not in MEASURES:
+            raise argparse.ArgumentError(self, f"measure must be one of "
+                                         f"{', '.join(MEASURES)}, not {measure!r}")
+        try:
+            value = _number()(deg)
+        except argparse.ArgumentTypeError as e:
+            raise argparse.ArgumentError(self, f"threshold for {task}: {e}") from None
+        rules = dict(getattr(namespace, self.dest) or {})
+        rules.update({t: [measure, value] for t in tasks})
+        setattr(namespace, self.dest, rules)
+
+
 def add_feedback_options(parser: argparse.ArgumentParser, *, recorded: bool) -> None:
     """``recorded``: the defaults are the recording's own settings (what the live session
     used), then the built-in ones."""
@@ -57,6 +84,15 @@ def add_feedback_options(parser: argparse.ArgumentParser, *, recorded: bool) -> 
     g.add_argument("--measure", choices=MEASURES,
                    help="what drives the alert: the IMU frontal-plane projection angle, knee "
                    f"abduction or femoral internal rotation {default(d.measure)}")
+    g.add_argument("--task-rule", nargs=3, action=_TaskRule, dest="task_rules",
+                   metavar=("TASK", "MEASURE", "DEG"),
+                   help="for one task, alert on another measure or threshold, e.g. "
+                   "'--task-rule stairs knee_abduction 6': knee abduction is judged on the "
+                   "whole stair step, where the IMU-FPPA is partly too uncertain "
+                   "(docs/feedback.md; no published default, choose the threshold for the "
+                   "athlete). Tasks: squat, single-leg-squat, stair-ascent, stair-descent, "
+                   "stairs (both), sit-to-stand; repeatable "
+                   + default("none"))
     g.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=None,
                    help="personal baseline mode: the threshold becomes the median peak of "
                    "the athlete's first 3 reps + the margin; --threshold-deg until then "

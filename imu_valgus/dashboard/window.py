@@ -127,7 +127,8 @@ class LegPanel(QtWidgets.QFrame):
             label=self._threshold_label(threshold_deg) + until,
             # right-aligned just above the line, at the right edge
             labelOpts={"position": 0.99, "anchors": [(1, 1), (1, 1)], "color": "#666"})
-        self.plots["ir" if measure == "femoral_ir" else "valgus"].addItem(self.threshold_line)
+        self._line_plot = "ir" if measure == "femoral_ir" else "valgus"
+        self.plots[self._line_plot].addItem(self.threshold_line)
         self.buffer = RingBuffer(int(window_s * 200) + 400, 4)
         self.flashing = False
         self.alert_count = 0
@@ -142,11 +143,20 @@ class LegPanel(QtWidgets.QFrame):
             f"last alert at {alert.t_s:.1f} s: {what}, "
             f"{describe_value(alert.measure, alert.value_deg, alert.at_least)}{fed}")
 
-    def set_threshold(self, threshold_deg: float) -> None:
-        """The threshold in force (a personal baseline, once learnt, replaces the start)."""
-        if threshold_deg != self.threshold_line.value():
+    def set_threshold(self, threshold_deg: float, measure: str | None = None) -> None:
+        """The threshold in force (a personal baseline, once learnt, replaces the start;
+        a task with a rule of its own, ``--task-rule``, may use another measure)."""
+        name = MEASURE_NAMES.get(measure, measure) if measure else self._measure_name
+        if threshold_deg != self.threshold_line.value() or name != self._measure_name:
+            self._measure_name = name
             self.threshold_line.setValue(threshold_deg)
             self.threshold_line.label.setFormat(self._threshold_label(threshold_deg))
+        plot = self._line_plot if measure is None else \
+            "ir" if measure == "femoral_ir" else "valgus"
+        if plot != self._line_plot:
+            self.plots[self._line_plot].removeItem(self.threshold_line)
+            self.plots[plot].addItem(self.threshold_line)
+            self._line_plot = plot
 
     def _threshold_label(self, threshold_deg: float) -> str:
         return f"alert: {self._measure_name} > {threshold_deg:g}°"
@@ -281,7 +291,8 @@ class Dashboard(QtWidgets.QMainWindow):
                 self._add_rep(o.summary)
                 thr = o.summary.get("alert_threshold_next_deg")
                 if thr is not None and o.side in self.panels:
-                    self.panels[o.side].set_threshold(float(thr))
+                    self.panels[o.side].set_threshold(float(thr),
+                                                      o.summary.get("alert_measure"))
             elif isinstance(o, Calibrated) and o.side in self.panels:
                 c = o.calibration
                 note = "; ".join(c.messages) or "good"
@@ -337,7 +348,7 @@ class Dashboard(QtWidgets.QMainWindow):
                                 "rest); the alert judges it there on the lowest value the "
                                 "heading allows. Knee abduction needs no body heading and "
                                 "is judged throughout; on stairs an alert can use it instead "
-                                "(--measure knee_abduction)")
+                                "(--task-rule stairs knee_abduction DEG)")
             self.reps.setItem(row, col, item)
         self.reps.scrollToBottom()
 
