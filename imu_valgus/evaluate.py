@@ -221,12 +221,18 @@ def run_scenario(sc: Scenario, pipeline_config: PipelineConfig | None = None) ->
                          strap_reports=straps)
     truth = sim.truth
     rule = pipe.config.alert_rule
-    if rule != AlertRule():
-        # the truth's alerts by the rule the product was given (the simulator decides
-        # them by the default rule); reps do not depend on it
+    per_task = pipe.config.task_alert_rules
+
+    def rule_of(task: str) -> AlertRule:
+        return per_task.get(task, rule)
+
+    if rule != AlertRule() or per_task:
+        # the truth's alerts by the rules the product was given (the simulator decides
+        # them by the default rule); reps do not depend on them
         fb = pipe.config.feedback
-        rules = {task: tuple(rule if r.kind == "valgus" else r for r in fb.rules_for(task))
-                 for task in (*DEFAULT_TASK_RULES, *fb.task_rules)}
+        rules = {task: tuple(rule_of(task) if r.kind == "valgus" else r
+                             for r in fb.rules_for(task))
+                 for task in (*DEFAULT_TASK_RULES, *fb.task_rules, *per_task)}
         truth = {**truth, "alerts": truth_report(
             sim.truth_t_s, sim.truth_angles, sim.plan,
             feedback=dataclasses.replace(fb, task_rules=rules))["alerts"]}
@@ -295,24 +301,28 @@ def run_scenario(sc: Scenario, pipeline_config: PipelineConfig | None = None) ->
                                     truth["tasks"])[0])
             res.reps.setdefault(task, [0, 0, 0])[1] += 1
     # --- alerts
-    thr = rule.effective_threshold_deg
-    measure = {"fppa": "fppa_deg", "knee_abduction": "knee_abduction_deg",
-               "femoral_ir": "femoral_ir_deg"}[rule.measure]
+    names = {"fppa": "fppa_deg", "knee_abduction": "knee_abduction_deg",
+             "femoral_ir": "femoral_ir_deg"}
 
-    def true_peak(side: str, t0: float, t1: float) -> float:
-        """Largest true value of the rule's measure of ``side`` in ``[t0, t1]`` (NaN-free;
-        -inf if none)."""
-        a = sim.truth_angles[side][measure][max(0, int(t0 * fs)):max(0, int(t1 * fs)) + 1]
+    def true_peak(side: str, t0: float, t1: float, task: str) -> float:
+        """Largest true value of the task's rule's measure of ``side`` in ``[t0, t1]``
+        (NaN-free; -inf if none)."""
+        a = sim.truth_angles[side][names[rule_of(task).measure]]
+        a = a[max(0, int(t0 * fs)):max(0, int(t1 * fs)) + 1]
         a = a[np.isfinite(a)]
         return float(a.max()) if a.size else -np.inf
+
+    def thr(task: str) -> float:
+        return rule_of(task).effective_threshold_deg
 
     used = set()
     for ta in truth["alerts"]:
         match = [i for i, (t, s, _) in enumerate(alerts)
                  if i not in used and s == ta["side"] and -0.3 <= t - ta["t_s"] <= 0.5]
         c = res.alerts.setdefault(ta["task"], [0, 0, 0])
-        clear = ta.get("kind", "valgus") != "valgus" or \
-            true_peak(ta["side"], ta["t_s"] - 1.0, ta["t_s"] + 1.5) > thr + CLEAR_MARGIN_DEG
+        clear = ta.get("kind", "valgus") != "valgus" or true_peak(
+            ta["side"], ta["t_s"] - 1.0, ta["t_s"] + 1.5, ta["task"]) > \
+            thr(ta["task"]) + CLEAR_MARGIN_DEG
         cc = res.alerts_clear.setdefault(ta["task"], [0, 0, 0]) if clear else [0, 0, 0]
         if match:
             i = min(match, key=lambda j: abs(alerts[j][0] - ta["t_s"]))
@@ -327,7 +337,7 @@ def run_scenario(sc: Scenario, pipeline_config: PipelineConfig | None = None) ->
         if i not in used:
             task = str(_task_labels(np.array([t]), truth["tasks"])[0])
             res.alerts.setdefault(task, [0, 0, 0])[1] += 1
-            if true_peak(side, t - 1.5, t + 1.0) < thr - CLEAR_MARGIN_DEG:
+            if true_peak(side, t - 1.5, t + 1.0, task) < thr(task) - CLEAR_MARGIN_DEG:
                 res.alerts_clear.setdefault(task, [0, 0, 0])[1] += 1
     res.seconds = time.perf_counter() - t_start
     return res

@@ -132,6 +132,9 @@ class AlertRule:
                               f"not {self.measure!r}")
         if self.hysteresis_deg < 0 or self.dwell_s < 0:
             raise ConfigError("hysteresis and dwell time must not be negative")
+        if not self.max_fppa_excess_deg >= 0 or not self.max_fppa_sensitivity > 0:
+            raise ConfigError("the IMU-FPPA excess must not be negative and the sensitivity "
+                              "limit must be positive")
 
     @property
     def effective_threshold_deg(self) -> float:
@@ -448,6 +451,7 @@ class FeedbackSettings:
         if not isinstance(self.task_rules, dict):
             raise ConfigError(f"task rules must map a task to [measure, threshold], not "
                               f"{self.task_rules!r}")
+        rules = {}
         for task, rule in self.task_rules.items():
             if task not in TASK_RULE_TASKS:
                 raise ConfigError(f"no valgus rule to set for task {task!r}: choose one of "
@@ -464,6 +468,9 @@ class FeedbackSettings:
                     or not math.isfinite(threshold):
                 raise ConfigError(f"the threshold for {task} must be a finite number, not "
                                   f"{threshold!r}")
+            rules[task] = [str(measure), float(threshold)]
+        # one form, as JSON gives it back (so that settings survive a recording unchanged)
+        object.__setattr__(self, "task_rules", rules)
 
     def alert_rule(self) -> AlertRule:
         """The valgus rule these settings describe."""
@@ -538,8 +545,8 @@ class AlertDecision(NamedTuple):
 class FeedbackEngine:
     """Per leg: rules of the current task → alerts → schedule → actions.
 
-    ``update`` takes a block of angles and returns ``(alerts, actions)`` where
-    alerts are ``(t_s, kind, value_deg, delivered)`` tuples.
+    ``update`` takes a block of angles and returns ``(alerts, actions)``, the alerts
+    as :class:`AlertDecision`.
     """
 
     def __init__(self, side: str, config: FeedbackConfig, task: str = "") -> None:
@@ -590,7 +597,10 @@ class FeedbackEngine:
                ) -> tuple[list[AlertDecision], list[FeedbackAction]]:
         """Alerts and the actions of the delivered ones.  ``hold``: the leg's angles
         cannot be trusted (a strap moved): no rule fires or re-arms, and a dwell in
-        progress starts again afterwards."""
+        progress starts again afterwards.  ``fppa_error_deg``: the IMU-FPPA error bound
+        per sample; where it exceeds a rule's margin by at most
+        ``max_fppa_excess_deg`` the rule judges the lowest value (the pipeline passes
+        that in gait only, ``inf`` elsewhere, where the rule then holds)."""
         alerts, actions = [], []
         if hold:
             for det in self.detectors:

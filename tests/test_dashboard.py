@@ -315,3 +315,21 @@ def test_the_threshold_line_follows_a_learnt_personal_baseline(qtbot, session):
     assert [r["alert_threshold_deg"] for r in mine] == [12.0] * 3   # learnt after rep 3
     assert line.value() == mine[-1]["alert_threshold_next_deg"] > 12.0
     assert f"> {line.value():g}°" in line.label.format
+
+
+def test_the_threshold_line_shows_the_rule_of_the_task(qtbot, session):
+    """A task with a rule of its own (--task-rule) starts the line on that rule; the
+    line moves to the plot of the measure in force."""
+    from imu_valgus.dashboard.window import Dashboard
+
+    source = ReplaySource(session.records, session.sensors, "x", speed=1.0)
+    win = Dashboard(source, threshold_deg=12.0, measure="fppa", period_ms=1000,
+                    task="stair-descent", task_rules={"stair-descent": ["knee_abduction", 6.0]})
+    qtbot.addWidget(win)
+    panel = win.panels["right"]
+    assert panel.threshold_line.value() == 6.0
+    assert "knee abduction > 6°" in panel.threshold_line.label.format
+    panel.set_threshold(8.0, "femoral_ir")
+    assert panel.threshold_line in panel.plots["ir"].items
+    assert panel.threshold_line not in panel.plots["valgus"].items
+    assert "femoral internal rotation > 8°" in panel.threshold_line.label.format

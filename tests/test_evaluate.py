@@ -96,6 +96,10 @@ def test_alerts_are_scored_against_the_rule_the_product_was_given():
                                      a["knee_abduction_deg"][keep], rule))
                    for a in sim.truth_angles.values())
     assert expected >= 3 and tp == expected and fp == 0 and fn == 0
+    # the same rule for this task only (--task-rule) is scored the same way
+    per_task = run_scenario(sc, PipelineConfig(task_alert_rules={"stair-descent": rule},
+                                               task="stair-descent"))
+    assert per_task.alerts["stair-descent"] == [tp, fp, fn]
     # without a rule of its own, a scenario is scored against the simulator's true
     # alerts (the default IMU-FPPA rule's)
     tp0, _, fn0 = default.alerts["stair-descent"]

@@ -119,30 +119,39 @@ def test_stream_records_the_registrys_accelerometer_calibrations(tmp_path: Path)
 
 
 def test_the_therapists_feedback_settings_are_recorded_and_replayed(tmp_path: Path) -> None:
-    """A live session with its own alert settings (threshold 14°, faded schedule in the
-    last programme session) stores them; replaying the file decides the same alerts
-    with them, says which rule it used, and options given to replay override them."""
+    """A live session with its own alert settings (threshold 14°, a rule of its own for
+    the single-leg squat, faded schedule in the last programme session) stores them;
+    replaying the file decides the same alerts with them, says which rule it used, and
+    options given to replay override them."""
     import json
 
     out = tmp_path / "tuned.ivr"
     r = cli("stream", "--simulate", "--reps", "3", "--knee-abduction-deg", "14", "--speed",
             "8", "--threshold-deg", "14", "--schedule", "faded", "--programme-session", "8",
-            "-o", str(out), timeout=120)
+            "--task-rule", "single-leg-squat", "fppa", "15", "-o", str(out), timeout=120)
     assert r.returncode == 0, r.stderr
     assert "0 buzzes sent" in r.stderr                      # the faded schedule: none fed back
     live_alerts = int(r.stderr.split(" valgus alerts")[0].rsplit(" ", 1)[-1])
     assert live_alerts >= 2
     meta = RecordingReader(out).metadata["feedback"]
     assert meta["threshold_deg"] == 14.0 and meta["schedule"] == "faded"
+    assert meta["task_rules"] == {"single-leg-squat": ["fppa", 15.0]}
     rep = cli("replay", str(out), "--format", "json")
     report = json.loads(rep.stdout)
     assert len(report["alerts"]) == live_alerts
     assert report["feedback"]["threshold_deg"] == 14.0
     text = cli("replay", str(out)).stdout
     assert "Alert rule: IMU-FPPA above 14°" in text and "programme session 8" in text
+    assert "single-leg-squat: IMU-FPPA above 15°" in text
+    # the task's own rule decides its alerts, whatever the session's threshold
+    same = json.loads(cli("replay", str(out), "--format", "json", "--threshold-deg",
+                          "40").stdout)
+    assert len(same["alerts"]) == live_alerts
     stricter = json.loads(cli("replay", str(out), "--format", "json", "--threshold-deg",
-                              "40").stdout)
+                              "40", "--no-task-rules").stdout)
     assert stricter["feedback"]["threshold_deg"] == 40.0 and stricter["alerts"] == []
+    bad = cli("replay", str(out), "--task-rule", "walking", "fppa", "12")
+    assert bad.returncode == 2 and "no valgus rule to set for task 'walking'" in bad.stderr
     bad = cli("replay", str(out), "--measure", "knee")
     assert bad.returncode == 2 and "--measure" in bad.stderr and "fppa" in bad.stderr
 

@@ -411,6 +411,16 @@ def test_a_task_can_have_a_valgus_rule_of_its_own():
     assert s.task_rules == {"stair-ascent": ["knee_abduction", 5.0],
                             "stair-descent": ["knee_abduction", 5.0],
                             "sit-to-stand": ["knee_abduction", 7.0]}
+    # a rule given for one task keeps the recording's rules of the others, and
+    # --no-task-rules drops them
+    recorded = {"task_rules": {"stair-descent": ["knee_abduction", 6.0]}}
+    s = feedback_settings(argparse.Namespace(task_rules={"sit-to-stand": ["fppa", 15.0]}),
+                          recorded)
+    assert s.task_rules == {"stair-descent": ["knee_abduction", 6.0],
+                            "sit-to-stand": ["fppa", 15.0]}
+    assert feedback_settings(argparse.Namespace(no_task_rules=True), recorded).task_rules == {}
+    assert FeedbackSettings(task_rules={"squat": ("fppa", 10)}).task_rules == \
+        {"squat": ["fppa", 10.0]}                                  # as JSON gives it back
     for argv, match in ((["walking", "fppa", "12"], "no valgus rule"),
                         (["squat", "abduction", "12"], "measure must be"),
                         (["squat", "fppa", "twelve"], "expected a number")):

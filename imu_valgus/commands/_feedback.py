@@ -93,6 +93,10 @@ def add_feedback_options(parser: argparse.ArgumentParser, *, recorded: bool) -> 
                    "athlete). Tasks: squat, single-leg-squat, stair-ascent, stair-descent, "
                    "stairs (both), sit-to-stand; repeatable "
                    + default("none"))
+    if recorded:
+        g.add_argument("--no-task-rules", action="store_true",
+                       help="drop the per-task rules the recording was made with (every "
+                       "task then uses the session's rule; --task-rule adds new ones)")
     g.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=None,
                    help="personal baseline mode: the threshold becomes the median peak of "
                    "the athlete's first 3 reps + the margin; --threshold-deg until then "
@@ -126,8 +130,14 @@ def feedback_settings(args: argparse.Namespace, recorded: dict[str, Any] | None 
 
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(FeedbackSettings)
              if getattr(args, f.name, None) is not None}
+    recorded = dict(recorded or {})
+    if getattr(args, "no_task_rules", False):
+        recorded.pop("task_rules", None)
+    if "task_rules" in given and isinstance(recorded.get("task_rules"), dict):
+        # per task: a rule given for one task leaves the recorded ones of the others
+        given["task_rules"] = {**recorded["task_rules"], **given["task_rules"]}
     try:
-        return FeedbackSettings.from_json({**(recorded or {}), **given})
+        return FeedbackSettings.from_json({**recorded, **given})
     except (ConfigError, TypeError, ValueError) as e:
         if not recorded:
             raise

@@ -69,6 +69,7 @@ def make_source(args: argparse.Namespace):
                                         knee_abduction_deg=args.knee_abduction_deg,
                                         seed=args.seed))
         args.settings = feedback_settings(args)
+        args.task = sim.config.task
         cfg = pipeline_config(args.settings, sim.config.task)
         return ReplaySource(sim.records, sim.sensors, "simulated athlete", args.speed, cfg)
     if args.recording is None:
@@ -78,7 +79,8 @@ def make_source(args: argparse.Namespace):
     meta = RecordingReader(args.recording).metadata
     recorded = meta.get("feedback")
     args.settings = feedback_settings(args, recorded if isinstance(recorded, dict) else None)
-    cfg = pipeline_config(args.settings, str(meta.get("task", "")))
+    args.task = str(meta.get("task", ""))
+    cfg = pipeline_config(args.settings, args.task)
     return ReplaySource.from_file(args.recording, args.speed, cfg)
 
 
@@ -103,4 +105,5 @@ def run(args: argparse.Namespace) -> int:
 
     return run_window(source, duration_s=args.duration, threshold_deg=args.settings.threshold_deg,
                       measure=args.settings.measure, baseline=args.settings.baseline,
+                      task=args.task, task_rules=args.settings.task_rules,
                       beep=args.beep, screenshot=args.screenshot)

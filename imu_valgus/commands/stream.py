@@ -132,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
             wall = 3.0 * args.duration / args.speed + 30.0 if args.duration else None
             run_window(source, duration_s=wall, threshold_deg=settings.threshold_deg,
                        measure=settings.measure, baseline=settings.baseline,
+                       task=args.task, task_rules=settings.task_rules,
                        close_when_finished=args.duration is not None)
             source.close()
             summary = source.summary

@@ -198,9 +198,16 @@ class Dashboard(QtWidgets.QMainWindow):
     def __init__(self, source: Source, *, threshold_deg: float = 12.0, measure: str = "fppa",
                  baseline: bool = False, window_s: float = 10.0,
                  period_ms: int = 33, beep: bool = False,
-                 close_when_finished: bool = False) -> None:
+                 close_when_finished: bool = False, task: str = "",
+                 task_rules: dict[str, list] | None = None) -> None:
+        """``task_rules``: ``{task: [measure, threshold_deg]}`` of the tasks with a valgus
+        rule of their own (``FeedbackSettings.task_rules``); the threshold line shows the
+        rule of ``task`` (the session's, or the one recognised) and of each finished rep."""
         super().__init__()
         self.source = source
+        self._default_rule = (measure, threshold_deg)
+        self._task_rules = dict(task_rules or {})
+        measure, threshold_deg = self._task_rules.get(task, self._default_rule)
         self.beep = beep
         self.close_when_finished = close_when_finished
         self.setWindowTitle(f"imu-valgus — {source.info.title}")
@@ -310,6 +317,12 @@ class Dashboard(QtWidgets.QMainWindow):
                 self.statusBar().showMessage(f"{o.side} leg: a strap may have {moved} — "
                                              "re-do it, then press Recalibrate")
             elif isinstance(o, TaskRecognised):
+                if self._task_rules:
+                    # the new task's own rule, or the session's
+                    measure, thr = self._task_rules.get(o.task, self._default_rule)
+                    for side, panel in self.panels.items():
+                        if o.side in (side, "both", ""):
+                            panel.set_threshold(float(thr), measure)
                 who = f" ({o.side} leg)" if o.side in ("left", "right") else ""
                 self.task_label.setText(f"Task: <b>{o.task}</b>{who} — recognised, "
                                         f"confidence {o.confidence:.2f}")
