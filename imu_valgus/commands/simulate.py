@@ -26,9 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "notification, BLE batching, jitter, loss, duplicates and reordering. Writes the "
         "recording (-o) and optionally the ground truth (--truth-out): reps, alerts, "
         "valgus intervals, task labels.",
-        epilog=f"tasks:\n{tasks}\n\nexample:\n  imu-valgus simulate --task single-leg-squat "
+        epilog=f"tasks:\n{tasks}\n\nexamples:\n  imu-valgus simulate --task single-leg-squat "
         "--side left --reps 5 --knee-abduction-deg 12 --hip-ir-deg 8 --seed 1 "
-        "-o left.ivr --truth-out truth.json",
+        "-o left.ivr --truth-out truth.json\n"
+        "  imu-valgus simulate --task stair-descent --legs both --collapse "
+        "--knee-abduction-deg 6 --hip-ir-deg 3.6 --hip-adduction-deg 3 -o stairs.ivr",
         formatter_class=RAW)
     s.add_argument("--task", choices=sorted(TASKS), default="single-leg-squat",
                    help="movement to simulate (default: %(default)s)")
