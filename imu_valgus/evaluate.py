@@ -33,7 +33,12 @@ from typing import Any
 
 import numpy as np
 
-from imu_valgus.feedback import DEFAULT_TASK_RULES, AlertRule, FeedbackConfig
+from imu_valgus.feedback import (
+    DEFAULT_TASK_RULES,
+    MEASURE_ANGLES,
+    AlertRule,
+    FeedbackConfig,
+)
 from imu_valgus.pipeline import (
     Alert,
     AngleBlock,
@@ -301,13 +306,10 @@ def run_scenario(sc: Scenario, pipeline_config: PipelineConfig | None = None) ->
                                     truth["tasks"])[0])
             res.reps.setdefault(task, [0, 0, 0])[1] += 1
     # --- alerts
-    names = {"fppa": "fppa_deg", "knee_abduction": "knee_abduction_deg",
-             "femoral_ir": "femoral_ir_deg"}
-
     def true_peak(side: str, t0: float, t1: float, task: str) -> float:
         """Largest true value of the task's rule's measure of ``side`` in ``[t0, t1]``
         (NaN-free; -inf if none)."""
-        a = sim.truth_angles[side][names[rule_of(task).measure]]
+        a = sim.truth_angles[side][MEASURE_ANGLES[rule_of(task).measure]]
         a = a[max(0, int(t0 * fs)):max(0, int(t1 * fs)) + 1]
         a = a[np.isfinite(a)]
         return float(a.max()) if a.size else -np.inf

@@ -47,6 +47,9 @@ abduction (valgus +), femoral internal rotation relative to standing (+)."""
 MEASURE_NAMES: dict[str, str] = {"fppa": "IMU-FPPA", "knee_abduction": "knee abduction",
                                  "femoral_ir": "femoral internal rotation"}
 """What reports and the dashboard call each measure."""
+MEASURE_ANGLES: dict[str, str] = {"fppa": "fppa_deg", "knee_abduction": "knee_abduction_deg",
+                                  "femoral_ir": "femoral_ir_deg"}
+"""The angle series (``AngleBlock`` field, truth key) each measure reads."""
 
 
 def describe_value(measure: str, value_deg: float, at_least: bool = False) -> str:
@@ -90,10 +93,10 @@ class AlertRule:
         re-arm there: the same guarantee holds, and a collapse far above the
         threshold is still caught.  The pipeline gives it that chance in gait only
         (stair stance, 2.5° of heading, to a sensitivity of 1.84 instead of 1.44),
-        where nobody stands still to re-anchor the heading; elsewhere it passes
-        ``inf`` beyond the margin and the rule holds.  Right after an upright rest
-        (heading known to ~1°) squats to 90° (sensitivity ~2) are judged as they
-        are.  ``None``: every sample as it is.
+        where nobody stands still to re-anchor the heading; elsewhere it sets the
+        rule's ``max_fppa_excess_deg`` to 0 and the rule holds beyond the margin.
+        Right after an upright rest (heading known to ~1°) squats to 90°
+        (sensitivity ~2) are judged as they are.  ``None``: every sample as it is.
     max_fppa_excess_deg:
         How far the error bound may exceed ``max_fppa_error_deg`` for the rule to
         judge the lower value; beyond, it sees nothing.  The bound covers the
@@ -599,8 +602,8 @@ class FeedbackEngine:
         cannot be trusted (a strap moved): no rule fires or re-arms, and a dwell in
         progress starts again afterwards.  ``fppa_error_deg``: the IMU-FPPA error bound
         per sample; where it exceeds a rule's margin by at most
-        ``max_fppa_excess_deg`` the rule judges the lowest value (the pipeline passes
-        that in gait only, ``inf`` elsewhere, where the rule then holds)."""
+        ``max_fppa_excess_deg`` the rule judges the lowest value (the pipeline allows
+        an excess in gait only; elsewhere it sets the limit to 0 and the rule holds)."""
         alerts, actions = [], []
         if hold:
             for det in self.detectors:
@@ -609,10 +612,12 @@ class FeedbackEngine:
         t = np.asarray(t_s, float)
         for det in self.detectors:
             m = measures_deg[det.rule.measure]
-            for ta in det.update(t, flexion_deg, m, fppa_error_deg):
+            fired = det.update(t, flexion_deg, m, fppa_error_deg)
+            excess = det.excess_error(fppa_error_deg, len(t)) if fired else None
+            for ta in fired:
                 i = min(int(np.searchsorted(t, ta)), len(t) - 1)
                 # the value the rule judged (the lowest the heading bound allows)
-                x = float(det.excess_error(fppa_error_deg, len(t))[i])
+                x = float(excess[i])
                 v = float(m[i]) - x
                 ok = self.gate.deliver(v, det.rule.effective_threshold_deg)
                 alerts.append(AlertDecision(ta, det.rule.kind, v, ok, det.rule.measure,

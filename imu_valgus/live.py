@@ -715,7 +715,7 @@ class TerminalView:
 
     def output(self, out: Output) -> None:
         if isinstance(out, Alert):
-            what = "VALGUS" if out.kind == "valgus" else out.kind.replace("_", " ").upper()
+            what = out.kind.replace("_", " ").upper()
             fed = f"buzz {out.side} shank" if out.delivered else "not fed back (schedule)"
             self._print(f"{out.t_s:8.2f} s  {what} {out.side} leg: "
                         f"{describe_value(out.measure, out.value_deg, out.at_least)} → {fed}")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -519,6 +519,11 @@ class _Leg:
         self.task = task
         self.reps.rule = self.config.rep_rule or rep_rule_for(task)
         self.valgus_rule = self.config.task_alert_rules.get(task, self.config.alert_rule)
+        if task not in GAIT_TASKS:
+            # the lowest-value judgement is for gait, where nobody stands still to
+            # re-anchor the heading; elsewhere a moment of standing still does, and the
+            # rule holds beyond its margin
+            self.valgus_rule = replace(self.valgus_rule, max_fppa_excess_deg=0.0)
         rules = tuple(self.valgus_rule if r.kind == "valgus" else r
                       for r in self.config.feedback.rules_for(task))
         self.feedback.config = FeedbackConfig(**{**self.config.feedback.__dict__,
@@ -668,16 +673,12 @@ class _Leg:
         np.bitwise_or(flags, FLAG_NEAR_EXTENSION, out=flags, where=knee.flexion_deg < 20.0)
         fppa_err = sens * self.heading.uncertainty_deg
         # what the valgus rule judges: the IMU-FPPA before the display's gate, with its
-        # error bound; in gait the rule takes off what exceeds its margin (nobody stands
-        # still there to re-anchor the heading), elsewhere it holds beyond the margin (a
-        # moment of standing still does); nothing where the posture is too steep to
-        # judge at all (seated)
+        # error bound (beyond its margin the rule judges the lowest value, in gait, or
+        # holds: set_task); nothing where the posture is too steep to judge at all
         rule = self.valgus_rule
         fppa_judged = fppa.copy()
         rule_err = np.where(sens <= rule.max_fppa_sensitivity, fppa_err, np.inf)
         max_err = rule.max_fppa_error_deg
-        if max_err is not None and self.task not in GAIT_TASKS:
-            rule_err[fppa_err > max_err] = np.inf
         if max_err is not None:
             ill = fppa_err > max_err
             np.bitwise_or(flags, FLAG_FPPA_ILL_DEFINED, out=flags, where=ill)

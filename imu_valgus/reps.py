@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from imu_valgus.feedback import MEASURE_ANGLES
+
 
 @dataclass(frozen=True)
 class RepRule:
@@ -124,9 +126,8 @@ def rep_summary(start_s: float, end_s: float, t_s: np.ndarray, angles: dict[str,
     r = lambda x: round(float(x), 2)  # noqa: E731
     dt = float(np.median(np.diff(tt))) if len(tt) > 1 else 0.0
     with np.errstate(invalid="ignore"):
-        key = {"fppa": "fppa_deg", "knee_abduction": "knee_abduction_deg",
-               "femoral_ir": "femoral_ir_deg"}[measure]
-        above = (angles[key][m] > threshold_deg) & (flex > min_flexion_deg)
+        above = (angles[MEASURE_ANGLES[measure]][m] > threshold_deg) & \
+            (flex > min_flexion_deg)
     out: dict[str, Any] = {
         "side": side, "task": task,
         "start_s": round(start_s, 3), "end_s": round(end_s, 3),

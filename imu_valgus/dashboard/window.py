@@ -137,7 +137,7 @@ class LegPanel(QtWidgets.QFrame):
     def show_alert(self, alert: Alert) -> None:
         """Name the alert under the values (its measure and value; "≥": only the lowest
         value the heading allows was judged, on stairs)."""
-        what = "valgus" if alert.kind == "valgus" else alert.kind.replace("_", " ")
+        what = alert.kind.replace("_", " ")
         fed = "" if alert.delivered else " — not fed back (schedule)"
         self.last_alert.setText(
             f"last alert at {alert.t_s:.1f} s: {what}, "
