@@ -23,7 +23,9 @@ no IMU-FPPA.  The rules, all measured in the same run:
   lowest value the bound allows, up to 1° beyond the margin
   (``AlertRule.max_fppa_excess_deg``);
 * ``held``: the same rule holding wherever the bound exceeds the margin (the product
-  until 2026-12-04, ``max_fppa_excess_deg=0``);
+  until 2026-12-04, ``max_fppa_excess_deg=0``, but with the re-arm of 2026-12-05: every
+  rule here re-arms where even the highest value the bound allows is below its re-arm
+  level, which is what catches a rise after an alerted sit-down);
 * ``no limit``: in gait the lower value however far the bound exceeds the margin;
 * ``ungated``: a diagnostic, not a rule to ship: every IMU-FPPA sample as it is, showing
   what the estimate would give if the body's heading in gait were known better than the

@@ -11,9 +11,10 @@ Three layers, each pure and streaming:
    where the IMU-FPPA error a heading error could cause (sensitivity × heading
    uncertainty, see :func:`imu_valgus.kinematics.fppa_heading_sensitivity` and
    :attr:`imu_valgus.heading.HeadingTracker.uncertainty_deg`) exceeds
-   ``max_fppa_error_deg`` they hold (neither fire nor re-arm; seated, deep flexion
-   long after the last rest), except in gait (deep stair stance), where they fire
-   only on the lowest value that error allows and never re-arm.
+   ``max_fppa_error_deg`` they do not fire (deep flexion long after the last rest),
+   except in gait (deep stair stance), where they fire only on the lowest value that
+   error allows.  Beyond the margin they re-arm only where even the highest value it
+   allows is below the re-arm level (seated between a sit-down and the next rise).
    In *baseline* mode the threshold is the athlete's own baseline plus a
    margin (FIELD_NOTES §1: "baseline + 8°", about the smallest detectable
    difference of the FPPA, Munro et al. 2012).
@@ -89,9 +90,12 @@ class AlertRule:
         (8.4°) and the 12° threshold, so a heading error alone cannot lift a
         control's knee over the threshold.  Where the bound it is given is larger,
         the rule judges the lowest value the excess allows (the IMU-FPPA minus the
-        bound's excess over this, up to ``max_fppa_excess_deg``) and does not
-        re-arm there: the same guarantee holds, and a collapse far above the
-        threshold is still caught.  The pipeline gives it that chance in gait only
+        bound's excess over this, up to ``max_fppa_excess_deg``), and re-arms there
+        only if even the highest value the bound allows (the IMU-FPPA plus the whole
+        bound) is below its re-arm level: the same guarantee holds, a collapse far
+        above the threshold is still caught, and an alert late in a sit-down does
+        not silence the next rise (seated, the IMU-FPPA is far below the re-arm
+        level even at its highest).  The pipeline gives it that chance in gait only
         (stair stance, 2.5° of heading, to a sensitivity of 1.84 instead of 1.44),
         where nobody stands still to re-anchor the heading; elsewhere it sets the
         rule's ``max_fppa_excess_deg`` to 0 and the rule holds beyond the margin.
@@ -111,7 +115,8 @@ class AlertRule:
         6: hence gait only.
     max_fppa_sensitivity:
         IMU-FPPA rules only: beyond this sensitivity (° IMU-FPPA per ° heading
-        error) the pipeline lets the rule see nothing (seated, hip flexed ~90°):
+        error) the rule does not fire (seated, hip flexed ~90°), though it may
+        re-arm on the highest value:
         3.6, the most a rule that accepts 3.6° admits right after an upright rest
         (heading known to 1°).  Steeper postures amplify the fusion's inclination
         errors too, which the heading bound does not cover.
@@ -169,25 +174,34 @@ class AlertDetector:
         self._above_since = None
 
     def update(self, t_s: np.ndarray, flexion_deg: np.ndarray,
-               measure_deg: np.ndarray, fppa_error_deg: np.ndarray | None = None
-               ) -> list[float]:
+               measure_deg: np.ndarray, fppa_error_deg: np.ndarray | None = None,
+               fppa_sensitivity: np.ndarray | None = None) -> list[float]:
         """Alert times (s) among the samples ``t_s`` (``(N,)``, with ``(N,)`` angles).
 
         ``fppa_error_deg`` ``(N,)``: bound on the IMU-FPPA error from the heading
         uncertainty, degrees (``inf``: not judged at all); see
         :attr:`AlertRule.max_fppa_error_deg` (IMU-FPPA rules; ``None``: every sample
-        counts as it is).
+        counts as it is).  ``fppa_sensitivity`` ``(N,)``: the IMU-FPPA's sensitivity
+        to a heading error (° per °); beyond :attr:`AlertRule.max_fppa_sensitivity`
+        the rule does not fire.
         """
         r = self.rule
         thr = r.effective_threshold_deg
         fired: list[float] = []
         armed, since = self._armed, self._above_since
         rearm = thr - r.hysteresis_deg
-        excess = self.excess_error(fppa_error_deg, len(np.asarray(t_s)))
-        judged = np.asarray(measure_deg, float) - excess
-        for t, f, m, x in zip(np.asarray(t_s, float).tolist(),
-                              np.asarray(flexion_deg, float).tolist(),
-                              judged.tolist(), excess.tolist(), strict=True):
+        n = len(np.asarray(t_s))
+        excess = self.excess_error(fppa_error_deg, n, fppa_sensitivity)
+        measure = np.asarray(measure_deg, float)
+        judged = measure - excess
+        # the highest value the heading bound allows: where even that is below the
+        # re-arm level, the measure has certainly dropped (seated between a sit-down
+        # and the next rise, where the rule cannot fire, the IMU-FPPA is far below it)
+        highest = measure + self.error_bound(fppa_error_deg, n)
+        for t, f, m, x, h in zip(np.asarray(t_s, float).tolist(),
+                                 np.asarray(flexion_deg, float).tolist(),
+                                 judged.tolist(), excess.tolist(), highest.tolist(),
+                                 strict=True):
             gated = f > r.min_flexion_deg
             if armed:
                 # beyond the accepted error, ``m`` is the lowest value the heading bound
@@ -200,20 +214,33 @@ class AlertDetector:
                         armed, since = False, None
                 else:
                     since = None
-            elif not gated or (m < rearm and x == 0.0):   # never re-arm on a lower value
-                armed = True
+            elif not gated or (m < rearm and x == 0.0) or h < rearm:
+                armed = True            # never on a lower value; on the highest, yes
         self._armed, self._above_since = armed, since
         return fired
 
-    def excess_error(self, fppa_error_deg: np.ndarray | None, n: int) -> np.ndarray:
+    def error_bound(self, fppa_error_deg: np.ndarray | None, n: int) -> np.ndarray:
+        """``(n,)`` the IMU-FPPA error bound the rule heeds, degrees (0 for other
+        measures or a rule that takes every sample as it is)."""
+        r = self.rule
+        if fppa_error_deg is None or r.measure != "fppa" or r.max_fppa_error_deg is None:
+            return np.zeros(n)
+        return np.asarray(fppa_error_deg, float)
+
+    def excess_error(self, fppa_error_deg: np.ndarray | None, n: int,
+                     fppa_sensitivity: np.ndarray | None = None) -> np.ndarray:
         """``(n,)`` how far the IMU-FPPA error bound exceeds what the rule accepts
         (0 where it does not, or for other measures; ``inf`` beyond
-        ``max_fppa_excess_deg``), degrees: the rule judges the measure minus this."""
+        ``max_fppa_excess_deg`` or ``max_fppa_sensitivity``), degrees: the rule judges
+        the measure minus this."""
         r = self.rule
         if fppa_error_deg is None or r.measure != "fppa" or r.max_fppa_error_deg is None:
             return np.zeros(n)
         x = np.maximum(np.asarray(fppa_error_deg, float) - r.max_fppa_error_deg, 0.0)
-        return np.where(x > r.max_fppa_excess_deg, np.inf, x)
+        x = np.where(x > r.max_fppa_excess_deg, np.inf, x)
+        if fppa_sensitivity is not None:
+            x[np.asarray(fppa_sensitivity, float) > r.max_fppa_sensitivity] = np.inf
+        return x
 
 
 def detect_alerts(t_s: np.ndarray, flexion_deg: np.ndarray, measure_deg: np.ndarray,
@@ -596,14 +623,17 @@ class FeedbackEngine:
 
     def update(self, t_s: np.ndarray, flexion_deg: np.ndarray,
                measures_deg: dict[str, np.ndarray], fppa_error_deg: np.ndarray | None = None,
-               hold: bool = False
+               hold: bool = False, fppa_sensitivity: np.ndarray | None = None
                ) -> tuple[list[AlertDecision], list[FeedbackAction]]:
         """Alerts and the actions of the delivered ones.  ``hold``: the leg's angles
         cannot be trusted (a strap moved): no rule fires or re-arms, and a dwell in
         progress starts again afterwards.  ``fppa_error_deg``: the IMU-FPPA error bound
         per sample; where it exceeds a rule's margin by at most
         ``max_fppa_excess_deg`` the rule judges the lowest value (the pipeline allows
-        an excess in gait only; elsewhere it sets the limit to 0 and the rule holds)."""
+        an excess in gait only; elsewhere it sets the limit to 0 and the rule holds),
+        and it re-arms where even the highest value is below its re-arm level.
+        ``fppa_sensitivity``: per sample; beyond a rule's ``max_fppa_sensitivity`` it
+        does not fire."""
         alerts, actions = [], []
         if hold:
             for det in self.detectors:
@@ -612,8 +642,9 @@ class FeedbackEngine:
         t = np.asarray(t_s, float)
         for det in self.detectors:
             m = measures_deg[det.rule.measure]
-            fired = det.update(t, flexion_deg, m, fppa_error_deg)
-            excess = det.excess_error(fppa_error_deg, len(t)) if fired else None
+            fired = det.update(t, flexion_deg, m, fppa_error_deg, fppa_sensitivity)
+            excess = det.excess_error(fppa_error_deg, len(t), fppa_sensitivity) \
+                if fired else None
             for ta in fired:
                 i = min(int(np.searchsorted(t, ta)), len(t) - 1)
                 # the value the rule judged (the lowest the heading bound allows)

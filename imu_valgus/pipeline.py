@@ -118,7 +118,8 @@ flexion (sitting; deep squats or high steps long after the last upright rest) sh
 the thigh's frontal projection.  The IMU-FPPA is NaN there (not reported, like lying
 down).  The valgus rule holds there, except in gait (walking, stairs), where nobody
 stands still to re-anchor the heading: there it fires only if the lowest value the heading
-bound allows is above its threshold, and does not re-arm (``AlertRule.max_fppa_error_deg``,
+bound allows is above its threshold.  Everywhere, the rule re-arms there only if even the
+highest value the bound allows is below its re-arm level (``AlertRule.max_fppa_error_deg``,
 ``max_fppa_excess_deg``).  The other angles are unaffected."""
 FLAG_SIDE_LYING = 32
 """Lying on the side (a clamshell set): femoral rotation and hip adduction are read against
@@ -674,10 +675,10 @@ class _Leg:
         fppa_err = sens * self.heading.uncertainty_deg
         # what the valgus rule judges: the IMU-FPPA before the display's gate, with its
         # error bound (beyond its margin the rule judges the lowest value, in gait, or
-        # holds: set_task); nothing where the posture is too steep to judge at all
+        # holds: set_task), and re-arms where even the highest value it allows is below
+        # the re-arm level; it never fires where the posture is too steep (sensitivity)
         rule = self.valgus_rule
         fppa_judged = fppa.copy()
-        rule_err = np.where(sens <= rule.max_fppa_sensitivity, fppa_err, np.inf)
         max_err = rule.max_fppa_error_deg
         if max_err is not None:
             ill = fppa_err > max_err
@@ -707,7 +708,7 @@ class _Leg:
         measures = {"fppa": fppa_judged, "knee_abduction": knee.abduction_deg,
                     "femoral_ir": femoral_ir}
         alerts, actions = self.feedback.update(
-            t, knee.flexion_deg, measures, rule_err,
+            t, knee.flexion_deg, measures, fppa_err, fppa_sensitivity=sens,
             hold=self.slip.suspected and self.config.hold_alerts_on_slip)
         for a in alerts:
             self._alert_times.append(a.t_s)
