@@ -13,8 +13,10 @@ Three layers, each pure and streaming:
    :attr:`imu_valgus.heading.HeadingTracker.uncertainty_deg`) exceeds
    ``max_fppa_error_deg`` they do not fire (deep flexion long after the last rest),
    except in gait (deep stair stance), where they fire only on the lowest value that
-   error allows.  Beyond the margin they re-arm only where even the highest value it
-   allows is below the re-arm level (seated between a sit-down and the next rise).
+   error allows; they re-arm there only on a value below the re-arm level that the
+   heading cannot have lowered, and seated (beyond the sensitivity limit, between a
+   sit-down and the next rise) where even the highest value the bound allows is
+   below it.
    In *baseline* mode the threshold is the athlete's own baseline plus a
    margin (FIELD_NOTES §1: "baseline + 8°", about the smallest detectable
    difference of the FPPA, Munro et al. 2012).
@@ -90,12 +92,10 @@ class AlertRule:
         (8.4°) and the 12° threshold, so a heading error alone cannot lift a
         control's knee over the threshold.  Where the bound it is given is larger,
         the rule judges the lowest value the excess allows (the IMU-FPPA minus the
-        bound's excess over this, up to ``max_fppa_excess_deg``), and re-arms there
-        only if even the highest value the bound allows (the IMU-FPPA plus the whole
-        bound) is below its re-arm level: the same guarantee holds, a collapse far
-        above the threshold is still caught, and an alert late in a sit-down does
-        not silence the next rise (seated, the IMU-FPPA is far below the re-arm
-        level even at its highest).  The pipeline gives it that chance in gait only
+        bound's excess over this, up to ``max_fppa_excess_deg``) and does not re-arm
+        there (except seated: ``max_fppa_sensitivity``): the same guarantee holds,
+        and a collapse far above the threshold is still caught.  The pipeline gives
+        it that chance in gait only
         (stair stance, 2.5° of heading, to a sensitivity of 1.84 instead of 1.44),
         where nobody stands still to re-anchor the heading; elsewhere it sets the
         rule's ``max_fppa_excess_deg`` to 0 and the rule holds beyond the margin.
@@ -103,7 +103,7 @@ class AlertRule:
         (sensitivity ~2) are judged as they are.  ``None``: every sample as it is.
     max_fppa_excess_deg:
         How far the error bound may exceed ``max_fppa_error_deg`` for the rule to
-        judge the lower value; beyond, it sees nothing.  The bound covers the
+        judge the lower value; beyond, it does not fire.  The bound covers the
         heading only; other errors (the segments' orientation, the knee axis) do
         not shrink with it, so the rule reaches only a little beyond the postures
         it judges as they are.  1°: simulated stair descents with a
@@ -115,11 +115,20 @@ class AlertRule:
         6: hence gait only.
     max_fppa_sensitivity:
         IMU-FPPA rules only: beyond this sensitivity (° IMU-FPPA per ° heading
-        error) the rule does not fire (seated, hip flexed ~90°), though it may
-        re-arm on the highest value:
-        3.6, the most a rule that accepts 3.6° admits right after an upright rest
-        (heading known to 1°).  Steeper postures amplify the fusion's inclination
-        errors too, which the heading bound does not cover.
+        error) the rule does not fire (seated, hip flexed ~90°): 3.6, the most a
+        rule that accepts 3.6° admits right after an upright rest (heading known to
+        1°).  Steeper postures amplify the fusion's inclination errors too, which
+        the heading bound does not cover.  There, between a sit-down and the next
+        rise, the rule re-arms where even the highest value the heading bound allows
+        (the IMU-FPPA plus the whole bound) is below its re-arm level, so that an
+        alert late in the sit-down does not silence a collapse on the rise: a
+        heading error alone cannot have lowered it that far.  Seated the simulated
+        athlete's IMU-FPPA reads −7 to −11° with a bound of 5–7°; someone who sits
+        with the knees together can read above the re-arm level, and the rise's
+        collapse then goes unalerted as before.  Only seated: at stair stance and
+        in deep squats the same test would end an excursion on a bound that the
+        other errors can exceed (poor sensors: true 16°, highest 8.6°), and it
+        found no more collapses there.
     """
 
     threshold_deg: float = 12.0
@@ -183,7 +192,8 @@ class AlertDetector:
         :attr:`AlertRule.max_fppa_error_deg` (IMU-FPPA rules; ``None``: every sample
         counts as it is).  ``fppa_sensitivity`` ``(N,)``: the IMU-FPPA's sensitivity
         to a heading error (° per °); beyond :attr:`AlertRule.max_fppa_sensitivity`
-        the rule does not fire.
+        a rule with an error bound does not fire, and re-arms where even the highest
+        value the bound allows is below its re-arm level (seated).
         """
         r = self.rule
         thr = r.effective_threshold_deg
@@ -194,10 +204,11 @@ class AlertDetector:
         excess = self.excess_error(fppa_error_deg, n, fppa_sensitivity)
         measure = np.asarray(measure_deg, float)
         judged = measure - excess
-        # the highest value the heading bound allows: where even that is below the
-        # re-arm level, the measure has certainly dropped (seated between a sit-down
-        # and the next rise, where the rule cannot fire, the IMU-FPPA is far below it)
-        highest = measure + self.error_bound(fppa_error_deg, n)
+        # seated (beyond the sensitivity limit) the highest value the heading bound
+        # allows, NaN elsewhere: where even that is below the re-arm level, a heading
+        # error alone cannot have taken the IMU-FPPA there (between a sit-down and the
+        # next rise it is far below it)
+        highest = self.seated_highest(measure, fppa_error_deg, fppa_sensitivity)
         for t, f, m, x, h in zip(np.asarray(t_s, float).tolist(),
                                  np.asarray(flexion_deg, float).tolist(),
                                  judged.tolist(), excess.tolist(), highest.tolist(),
@@ -215,17 +226,21 @@ class AlertDetector:
                 else:
                     since = None
             elif not gated or (m < rearm and x == 0.0) or h < rearm:
-                armed = True            # never on a lower value; on the highest, yes
+                armed = True            # never on a lower value; seated, on the highest
         self._armed, self._above_since = armed, since
         return fired
 
-    def error_bound(self, fppa_error_deg: np.ndarray | None, n: int) -> np.ndarray:
-        """``(n,)`` the IMU-FPPA error bound the rule heeds, degrees (0 for other
-        measures or a rule that takes every sample as it is)."""
+    def seated_highest(self, measure_deg: np.ndarray, fppa_error_deg: np.ndarray | None,
+                       fppa_sensitivity: np.ndarray | None) -> np.ndarray:
+        """``(n,)`` the IMU-FPPA plus its error bound where the sensitivity is beyond
+        the rule's limit (seated), NaN elsewhere and for rules without a bound."""
         r = self.rule
-        if fppa_error_deg is None or r.measure != "fppa" or r.max_fppa_error_deg is None:
-            return np.zeros(n)
-        return np.asarray(fppa_error_deg, float)
+        m = np.asarray(measure_deg, float)
+        if fppa_error_deg is None or fppa_sensitivity is None or r.measure != "fppa" \
+                or r.max_fppa_error_deg is None:
+            return np.full(m.shape, np.nan)
+        return np.where(np.asarray(fppa_sensitivity, float) > r.max_fppa_sensitivity,
+                        m + np.asarray(fppa_error_deg, float), np.nan)
 
     def excess_error(self, fppa_error_deg: np.ndarray | None, n: int,
                      fppa_sensitivity: np.ndarray | None = None) -> np.ndarray:
@@ -245,9 +260,11 @@ class AlertDetector:
 
 def detect_alerts(t_s: np.ndarray, flexion_deg: np.ndarray, measure_deg: np.ndarray,
                   rule: AlertRule | None = None,
-                  fppa_error_deg: np.ndarray | None = None) -> list[float]:
+                  fppa_error_deg: np.ndarray | None = None,
+                  fppa_sensitivity: np.ndarray | None = None) -> list[float]:
     """Alert times of whole series."""
-    return AlertDetector(rule).update(t_s, flexion_deg, measure_deg, fppa_error_deg)
+    return AlertDetector(rule).update(t_s, flexion_deg, measure_deg, fppa_error_deg,
+                                      fppa_sensitivity)
 
 
 # ----------------------------------------------------------------------------- schedules
@@ -631,9 +648,9 @@ class FeedbackEngine:
         per sample; where it exceeds a rule's margin by at most
         ``max_fppa_excess_deg`` the rule judges the lowest value (the pipeline allows
         an excess in gait only; elsewhere it sets the limit to 0 and the rule holds),
-        and it re-arms where even the highest value is below its re-arm level.
-        ``fppa_sensitivity``: per sample; beyond a rule's ``max_fppa_sensitivity`` it
-        does not fire."""
+        ``fppa_sensitivity``: per sample; beyond a rule's ``max_fppa_sensitivity``
+        (seated) it does not fire, and re-arms where even the highest value the bound
+        allows is below its re-arm level."""
         alerts, actions = [], []
         if hold:
             for det in self.detectors:

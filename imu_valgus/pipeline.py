@@ -118,9 +118,10 @@ flexion (sitting; deep squats or high steps long after the last upright rest) sh
 the thigh's frontal projection.  The IMU-FPPA is NaN there (not reported, like lying
 down).  The valgus rule holds there, except in gait (walking, stairs), where nobody
 stands still to re-anchor the heading: there it fires only if the lowest value the heading
-bound allows is above its threshold.  Everywhere, the rule re-arms there only if even the
-highest value the bound allows is below its re-arm level (``AlertRule.max_fppa_error_deg``,
-``max_fppa_excess_deg``).  The other angles are unaffected."""
+bound allows is above its threshold, and it does not re-arm there, except seated (beyond
+``AlertRule.max_fppa_sensitivity``), where even the highest value the bound allows is below
+its re-arm level (``AlertRule.max_fppa_error_deg``, ``max_fppa_excess_deg``).  The other
+angles are unaffected."""
 FLAG_SIDE_LYING = 32
 """Lying on the side (a clamshell set): femoral rotation and hip adduction are read against
 a side-lying body (the pelvis's lateral axis vertical), hip flexion against the set's
@@ -675,8 +676,9 @@ class _Leg:
         fppa_err = sens * self.heading.uncertainty_deg
         # what the valgus rule judges: the IMU-FPPA before the display's gate, with its
         # error bound (beyond its margin the rule judges the lowest value, in gait, or
-        # holds: set_task), and re-arms where even the highest value it allows is below
-        # the re-arm level; it never fires where the posture is too steep (sensitivity)
+        # holds: set_task); where the posture is too steep (sensitivity: seated) it never
+        # fires, and re-arms where even the highest value the bound allows is below the
+        # re-arm level
         rule = self.valgus_rule
         fppa_judged = fppa.copy()
         max_err = rule.max_fppa_error_deg

@@ -160,11 +160,10 @@ def test_fppa_alert_judges_the_lowest_value_where_the_projection_is_uncertain():
     err = np.where((t > 0.99) & (t < 2.01), 10.0, 1.0)
     assert len(detect_alerts(t, flex, two, rule, err)) == 1
     assert len(detect_alerts(t, flex, two, rule, np.full_like(t, 1.0))) == 2
-    # ... but it re-arms where even the highest value the bound allows is below the
-    # re-arm level (seated between a sit-down and the next rise: −8° + 10° < 12 − 3)
+    # nor on a low value where the bound is large but the posture not seated (stair
+    # stance, deep squats: the other errors can exceed the bound there)
     low = np.where((t > 1.01) & (t < 1.99), -8.0, two)
-    assert len(detect_alerts(t, flex, low, rule, err)) == 2
-    assert len(detect_alerts(t, flex, np.where(low < 0, -0.5, low), rule, err)) == 1
+    assert len(detect_alerts(t, flex, low, rule, err, np.full_like(t, 3.0))) == 1
 
 
 def test_fppa_alert_never_fires_beyond_its_sensitivity_limit_yet_re_arms_there():
@@ -172,22 +171,30 @@ def test_fppa_alert_never_fires_beyond_its_sensitivity_limit_yet_re_arms_there()
     never fires, whatever the bound; it still re-arms there when even the highest value
     the bound allows is below its re-arm level, so that a sit-down's alert does not
     silence the collapse on the next rise."""
-    from imu_valgus.feedback import AlertDetector
     t = np.arange(0, 3, 0.005)
     flex = np.full_like(t, 90.0)
     m = np.full_like(t, 14.0)
     steep = np.full_like(t, 5.0)
-    assert AlertDetector().update(t, flex, m, np.full_like(t, 1.0), steep) == []
-    assert len(AlertDetector().update(t, flex, m, np.full_like(t, 1.0),
-                                      np.full_like(t, 2.0))) == 1
+    assert detect_alerts(t, flex, m, AlertRule(), np.full_like(t, 1.0), steep) == []
+    assert len(detect_alerts(t, flex, m, AlertRule(), np.full_like(t, 1.0),
+                             np.full_like(t, 2.0))) == 1
     # alert, then seated (steep, −10° ± 6°), then a rise above threshold: two alerts
     seq = np.where((t > 1.0) & (t < 2.0), -10.0, 14.0)
-    sens = np.where((t > 1.0) & (t < 2.0), 5.0, 2.0)
-    err = np.where((t > 1.0) & (t < 2.0), 6.0, 2.0)
-    assert len(AlertDetector().update(t, flex, seq, err, sens)) == 2
+    seated = (t > 1.0) & (t < 2.0)
+    sens = np.where(seated, 5.0, 2.0)
+    err = np.where(seated, 6.0, 2.0)
+    assert len(detect_alerts(t, flex, seq, AlertRule(), err, sens)) == 2
     # the same seated samples with a bound that leaves the highest value above 9°: one
-    assert len(AlertDetector().update(t, flex, seq, np.where(err > 5, 20.0, err),
-                                      sens)) == 1
+    assert len(detect_alerts(t, flex, seq, AlertRule(), np.where(seated, 20.0, err),
+                             sens)) == 1
+    # ... or not seated (the same low values at a sensitivity within the limit): one
+    assert len(detect_alerts(t, flex, seq, AlertRule(), err, np.full_like(t, 2.0))) == 1
+    # without a sensitivity (callers that give none) or lying down (IMU-FPPA NaN, bound
+    # and sensitivity infinite): no re-arm there, one alert
+    assert len(detect_alerts(t, flex, seq, AlertRule(), err)) == 1
+    lying = np.where(seated, np.nan, seq)
+    assert len(detect_alerts(t, flex, lying, AlertRule(), np.where(seated, np.inf, err),
+                             np.where(seated, np.inf, sens))) == 1
 
 
 def test_squat_to_90_degrees_after_a_rest_alerts_like_the_truth():
