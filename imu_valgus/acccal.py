@@ -205,15 +205,10 @@ def _moving_mean(x: np.ndarray, w: int) -> np.ndarray:
     return (c[hi] - c[lo]) / (hi - lo).reshape((-1,) + (1,) * (x.ndim - 1))
 
 
-def find_rests(acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray, fs_hz: float,
-               min_s: float = REST_MIN_S) -> list[Rest]:
-    """Still periods of at least ``min_s``: a low and steady rotation rate (whatever the
-    gyro's offset) and a steady specific force, judged over 0.25 s windows (vectorised;
-    no per-sample loop)."""
-    acc = np.asarray(acc_m_s2, float)
-    gyr = np.asarray(gyr_rad_s, float)
-    if acc.shape != gyr.shape or acc.ndim != 2 or acc.shape[1] != 3:
-        raise ValueError("acc and gyr must both be (N, 3)")
+def _still(acc: np.ndarray, gyr: np.ndarray, fs_hz: float) -> tuple[np.ndarray, int]:
+    """Per-sample stillness ``(N,)`` and the window it is judged over (samples): a low
+    and steady rotation rate (whatever the gyro's offset) and a steady specific force
+    over 0.25 s.  A sample's verdict depends only on the samples within two windows of it."""
     w = max(3, int(round(0.25 * fs_hz)))
     m = _moving_mean(acc, w)
     var = _moving_mean(np.sum((acc - m) ** 2, axis=1), w)
@@ -222,14 +217,89 @@ def find_rests(acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray, fs_hz: float,
     gvar = _moving_mean(np.sum((gyr - gm) ** 2, axis=1), w)
     still = (rate < REST_GYR_RAD_S) & (gvar < REST_GYR_STEADY_RAD_S ** 2) & \
         (var < REST_ACC_STD_M_S2 ** 2)
-    # runs of stillness, trimmed by half a window at each end (the window saw motion)
+    return still, w
+
+
+def _runs(still: np.ndarray) -> list[tuple[int, int]]:
+    """``[(first, end), ...]`` of the runs of stillness (``end`` exclusive)."""
     edges = np.flatnonzero(np.diff(np.concatenate([[0], still.astype(np.int8), [0]])))
-    out = []
-    for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
-        a, b = a + w // 2, b - w // 2
-        if b - a >= min_s * fs_hz:
-            out.append(Rest(a, b, acc[a:b].mean(axis=0)))
-    return out
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def _rest(acc: np.ndarray, a: int, b: int, w: int, min_n: float) -> Rest | None:
+    """The run ``[a, b)`` trimmed by half a window at each end (the window saw motion),
+    if it is still long enough."""
+    a, b = a + w // 2, b - w // 2
+    return Rest(a, b, acc[a:b].mean(axis=0)) if b - a >= min_n else None
+
+
+def _checked(acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    acc = np.asarray(acc_m_s2, float)
+    gyr = np.asarray(gyr_rad_s, float)
+    if acc.shape != gyr.shape or acc.ndim != 2 or acc.shape[1] != 3:
+        raise ValueError("acc and gyr must both be (N, 3)")
+    return acc, gyr
+
+
+def find_rests(acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray, fs_hz: float,
+               min_s: float = REST_MIN_S) -> list[Rest]:
+    """Still periods of at least ``min_s``: a low and steady rotation rate (whatever the
+    gyro's offset) and a steady specific force, judged over 0.25 s windows (vectorised;
+    no per-sample loop)."""
+    acc, gyr = _checked(acc_m_s2, gyr_rad_s)
+    still, w = _still(acc, gyr, fs_hz)
+    rests = (_rest(acc, a, b, w, min_s * fs_hz) for a, b in _runs(still))
+    return [r for r in rests if r is not None]
+
+
+class RestTracker:
+    """:func:`find_rests` of a recording that keeps growing, without judging it all again
+    at every look (the live table calibration counts its faces several times a second).
+
+    Each :meth:`update` is given the whole recording so far.  A sample's stillness depends
+    only on the samples within two windows of it, so once the data reach two windows
+    past a sample its verdict is final: the tracker judges each sample once it is final
+    (from two windows before it, so the verdict is that of the whole recording), keeps
+    the rests that ended, and remembers where the rest in progress began.  The result is
+    that of :func:`find_rests` on the same data (tested); a look costs the new data (and
+    the mean of the rest in progress), not the whole recording.
+    """
+
+    def __init__(self, fs_hz: float, min_s: float = REST_MIN_S) -> None:
+        self.fs_hz = fs_hz
+        self.min_s = min_s
+        self._kept: list[Rest] = []       # rests that ended before ``_from``
+        self._from = 0                    # samples before this have their final verdict
+        self._open: int | None = None     # where the run still at ``_from - 1`` began
+
+    def update(self, acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray) -> list[Rest]:
+        """The rests of ``acc_m_s2``, ``gyr_rad_s`` ``(N, 3)``: the recording so far,
+        of which the part given to the previous call must be unchanged."""
+        acc, gyr = _checked(acc_m_s2, gyr_rad_s)
+        n = len(acc)
+        w = max(3, int(round(0.25 * self.fs_hz)))
+        s0 = max(0, self._from - 2 * w)
+        still, _ = _still(acc[s0:], gyr[s0:], self.fs_hz)
+        final = max(n - 2 * w, self._from)        # verdicts before this are final
+        min_n = self.min_s * self.fs_hz
+        found, open_at = [], None
+        for a, b in _runs(still):
+            a, b = a + s0, b + s0
+            if a < self._from:                    # judged already, or cut by the scan's
+                if self._open is None or b < self._from:   # start: only the run in
+                    continue                               # progress goes on here
+                a = self._open
+            r = _rest(acc, a, b, w, min_n)
+            if b < final:                         # ended: its end is final
+                if r is not None:
+                    self._kept.append(r)
+            else:
+                if a < final:
+                    open_at = a
+                if r is not None:
+                    found.append(r)
+        self._from, self._open = final, open_at
+        return self._kept + found
 
 
 def group_orientations(rests: list[Rest]) -> list[tuple[np.ndarray, int]]:
@@ -352,18 +422,22 @@ def fit(mean_acc_m_s2: np.ndarray, terms: str | None = None,
 
 def calibrate_accelerometer(acc_m_s2: np.ndarray, gyr_rad_s: np.ndarray, fs_hz: float,
                             date: str = "", name: str = "the sensor",
-                            breaks: np.ndarray | None = None) -> AccCalibration:
+                            breaks: np.ndarray | None = None,
+                            rests: list[Rest] | None = None) -> AccCalibration:
     """Offset (and, with all six faces, scale) from a recording of the sensor resting in
     several orientations; with the cross-axis terms too (six faces and tilted rests) also
     the gyroscope's scale, cross-axis and alignment to the accelerometer from the turns
     between the rests (:mod:`imu_valgus.gyrocal`).  ``breaks``: sample indices where the
     recording is not contiguous (lost packets); turns across one are not used.
+    ``rests``: the recording's :func:`find_rests`, when the caller has them already
+    (:class:`RestTracker`).
 
     Raises :class:`~imu_valgus.errors.CalibrationError` with what to do when the rests
     cannot determine the offsets (too few or too similar orientations, movement during
     a rest, implausible offsets).  Messages in the result say how good it is.
     """
-    rests = find_rests(acc_m_s2, gyr_rad_s, fs_hz)
+    if rests is None:
+        rests = find_rests(acc_m_s2, gyr_rad_s, fs_hz)
     groups = group_orientations(rests)
     if len(groups) < 4:
         raise CalibrationError(

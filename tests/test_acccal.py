@@ -88,6 +88,31 @@ def test_rests_are_found_one_per_face():
     assert len(group_orientations(rests)) == 6
 
 
+@pytest.mark.parametrize("seed", [5, 6])
+def test_rest_tracker_finds_what_find_rests_finds_looking_as_the_data_grows(seed):
+    """The live table calibration looks at a growing recording several times a second;
+    the tracker judges only the new part (and the rest in progress) at each look, and at
+    every look gives exactly the rests of the whole recording so far."""
+    from imu_valgus.acccal import RestTracker
+    model, err = _sensor(seed)
+    rng = np.random.default_rng(20 + seed)
+    _, gyr, acc = table_procedure(model, err, rng, FS, faces=6, tilted=5)
+    tracker = RestTracker(FS)
+    ends = np.cumsum(rng.integers(1, 120, size=len(acc)))
+    ends = [int(e) for e in ends[ends < len(acc)]] + [len(acc)]
+    scanned = 0
+    for n in ends:
+        got = tracker.update(acc[:n], gyr[:n])
+        want = find_rests(acc[:n], gyr[:n], FS)
+        assert [(r.i0, r.i1) for r in got] == [(r.i0, r.i1) for r in want], n
+        np.testing.assert_array_equal([r.mean_acc_m_s2 for r in got],
+                                      [r.mean_acc_m_s2 for r in want])
+        scanned = max(scanned, n - tracker._from)
+    assert len(got) >= 11
+    # each look judged the new data and the rest in progress, not the whole recording
+    assert scanned < 0.2 * len(acc)
+
+
 def test_too_few_orientations_is_an_actionable_error():
     model, err = _sensor(6)
     _, gyr, acc = table_procedure(model, err, np.random.default_rng(9), FS, faces=2)

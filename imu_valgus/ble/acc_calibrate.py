@@ -13,7 +13,9 @@ faces and tilted rests it has seen.  The maths is
   by their drivers), decoded with :func:`imu_valgus.protocol.decode_data` exactly as
   the live pipeline does — keeps each sensor's samples, and counts the faces and the
   distinct tilted orientations it has rested in.  It counts what the estimator will
-  use: the same rests (:func:`imu_valgus.acccal.find_rests`) merged into the same
+  use: the same rests (:func:`imu_valgus.acccal.find_rests`, kept up to date by a
+  :class:`~imu_valgus.acccal.RestTracker` so that a look costs the new data, not the
+  whole recording, and handed to the estimator as they are) merged into the same
   orientations (:func:`imu_valgus.acccal.group_orientations`), of which those held at
   least :data:`FACE_REST_S` in all count.
 * :func:`collect_faces` drives it from the caller's thread until every sensor has
@@ -41,9 +43,10 @@ from imu_valgus.acccal import (
     FACE_NAMES,
     TILTED_NEEDED,
     AccCalibration,
+    Rest,
+    RestTracker,
     calibrate_accelerometer,
     faces_of,
-    find_rests,
     group_orientations,
     tilted,
 )
@@ -93,6 +96,23 @@ class FaceProgress:
         return f"{faces} {self.counts[1]}/{self.tilted_needed} tilted"
 
 
+def _median_of_counts(counts: dict[int, int]) -> float:
+    """The median of a multiset given as ``{value: count}`` (as :func:`numpy.median` of
+    its elements: the mean of the two middle ones when their number is even)."""
+    n = sum(counts.values())
+    lo, hi = (n - 1) // 2, n // 2          # the middle elements' places, 0-based
+    found: dict[int, int] = {}
+    seen = 0
+    for v in sorted(counts):
+        seen += counts[v]
+        for place in (lo, hi):
+            if place < seen:
+                found.setdefault(place, v)
+        if hi in found:
+            break
+    return (found[lo] + found[hi]) / 2.0
+
+
 class FaceCollector:
     """Samples of each sensor, and the faces and tilted orientations it has rested in so
     far.
@@ -112,9 +132,12 @@ class FaceCollector:
             raise ValueError("tilted_needed must be 0 or more")
         self.locations = list(locations)
         self.tilted_needed = tilted_needed
-        self._acc: dict[str, list[np.ndarray]] = {loc: [] for loc in self.locations}
-        self._gyr: dict[str, list[np.ndarray]] = {loc: [] for loc in self.locations}
-        self._period_us: dict[str, list[int]] = {loc: [] for loc in self.locations}
+        # each sensor's samples so far, acc and gyro side by side (N, 6), in a buffer
+        # that doubles when full: a look copies nothing
+        self._buf: dict[str, np.ndarray] = {loc: np.empty((0, 6)) for loc in self.locations}
+        # packets per sample period (µs): the rate is their median, found from the
+        # counts (a look must not cost the whole recording)
+        self._period_us: dict[str, dict[int, int]] = {loc: {} for loc in self.locations}
         # where samples went missing (lost packets): the gyroscope's turns across them
         # cannot be integrated (acccal ``breaks``)
         self._breaks: dict[str, list[int]] = {loc: [] for loc in self.locations}
@@ -122,11 +145,12 @@ class FaceCollector:
         self._count: dict[str, int] = {loc: 0 for loc in self.locations}
         self._faces: dict[str, frozenset[int]] = {loc: frozenset() for loc in self.locations}
         self._tilted: dict[str, int] = {loc: 0 for loc in self.locations}
+        self._rests: dict[str, RestTracker] = {}
         self.garbage = 0
 
     def feed(self, item: SensorData) -> None:
         """One data notification from the manager (other locations are ignored)."""
-        if item.location not in self._acc:
+        if item.location not in self._buf:
             return
         try:
             pkt: DataPacket = decode_data(item.payload)
@@ -145,21 +169,32 @@ class FaceCollector:
             if missing > 0:
                 self._breaks[loc].append(self._count[loc])
         self._next_t0[loc] = (pkt.t0_us + pkt.n_samples * pkt.period_us) % (1 << 32)
-        self._count[loc] += pkt.n_samples
-        self._acc[loc].append(pkt.acc_m_s2)
-        self._gyr[loc].append(pkt.gyr_rad_s)
-        self._period_us[loc].append(pkt.period_us)
+        n, k = self._count[loc], pkt.n_samples
+        buf = self._buf[loc]
+        if n + k > len(buf):
+            self._buf[loc] = buf = np.concatenate([buf[:n], np.empty((max(n, 1024) + k, 6))])
+        buf[n:n + k, :3] = pkt.acc_m_s2
+        buf[n:n + k, 3:] = pkt.gyr_rad_s
+        self._count[loc] = n + k
+        periods = self._period_us[loc]
+        periods[pkt.period_us] = periods.get(pkt.period_us, 0) + 1
 
     def samples(self, location: str) -> tuple[np.ndarray, np.ndarray, float]:
         """``(acc_m_s2 (N, 3), gyr_rad_s (N, 3), fs_hz)`` received from one sensor."""
-        acc, gyr = self._acc[location], self._gyr[location]
-        if not acc:
+        n = self._count[location]
+        if not n:
             return np.zeros((0, 3)), np.zeros((0, 3)), 0.0
-        if len(acc) > 1:     # keep one array: later calls only concatenate the new part
-            self._acc[location] = acc = [np.concatenate(acc)]
-            self._gyr[location] = gyr = [np.concatenate(gyr)]
-        fs_hz = 1e6 / float(np.median(self._period_us[location]))
-        return acc[0], gyr[0], fs_hz
+        buf = self._buf[location]
+        return buf[:n, :3], buf[:n, 3:], 1e6 / _median_of_counts(self._period_us[location])
+
+    def rests(self, location: str) -> list[Rest]:
+        """The rests of one sensor's data so far (:func:`~imu_valgus.acccal.find_rests`),
+        judging only what came in since the last look (and the rest in progress)."""
+        acc, gyr, fs_hz = self.samples(location)
+        tracker = self._rests.get(location)
+        if tracker is None or tracker.fs_hz != fs_hz:
+            tracker = self._rests[location] = RestTracker(fs_hz)
+        return tracker.update(acc, gyr)
 
     def update(self) -> dict[str, FaceProgress]:
         """Recount the faces and tilted orientations of every sensor (over all data so
@@ -169,7 +204,7 @@ class FaceCollector:
         for loc in self.locations:
             acc, gyr, fs_hz = self.samples(loc)
             if len(acc) >= 2 * FACE_REST_S * fs_hz:
-                groups = group_orientations(find_rests(acc, gyr, fs_hz))
+                groups = group_orientations(self.rests(loc))
                 held = np.array([f for f, n in groups if n >= FACE_REST_S * fs_hz])
                 self._faces[loc] = faces_of(held)
                 self._tilted[loc] = int(tilted(held).sum()) if len(held) else 0
@@ -189,7 +224,8 @@ class FaceCollector:
                 continue
             try:
                 out[loc] = calibrate_accelerometer(acc, gyr, fs_hz, date=date, name=name,
-                                                   breaks=np.asarray(self._breaks[loc], int))
+                                                   breaks=np.asarray(self._breaks[loc], int),
+                                                   rests=self.rests(loc))
             except CalibrationError as exc:
                 out[loc] = exc
         return out
