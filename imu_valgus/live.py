@@ -698,8 +698,11 @@ class TerminalView:
     """A one-line live view on a terminal (a line per update when not a terminal),
     plus a line per prompt, calibration, rep, alert and link problem."""
 
-    def __init__(self, stream: TextIO | None = None, *, line_every_s: float = 1.0) -> None:
+    def __init__(self, stream: TextIO | None = None, *, line_every_s: float = 1.0,
+                 beep: bool = False) -> None:
+        """``beep``: ring the terminal's bell on each alert that is fed back."""
         self.stream = stream or sys.stdout
+        self.beep = beep
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.line_every_s = line_every_s
         self._prompt = ""
@@ -717,7 +720,8 @@ class TerminalView:
         if isinstance(out, Alert):
             what = out.kind.replace("_", " ").upper()
             fed = f"buzz {out.side} shank" if out.delivered else "not fed back (schedule)"
-            self._print(f"{out.t_s:8.2f} s  {what} {out.side} leg: "
+            bell = "\a" if self.beep and out.delivered else ""
+            self._print(f"{bell}{out.t_s:8.2f} s  {what} {out.side} leg: "
                         f"{describe_value(out.measure, out.value_deg, out.at_least)} → {fed}")
         elif isinstance(out, RepCompleted):
             s = out.summary

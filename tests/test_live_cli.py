@@ -193,3 +193,25 @@ def test_r_and_enter_in_the_terminal_recalibrates(tmp_path: Path) -> None:
     starts = [r for r in RecordingReader(out).records()
               if isinstance(r, Event) and r.name == "calibration.standing.start"]
     assert len(starts) == 2
+
+
+def test_terminal_view_names_each_alert_and_beeps_only_when_asked() -> None:
+    """The terminal's alert line names the rule, its measure and whether it was fed
+    back; with ``--beep`` the terminal's bell rings on each alert that is fed back."""
+    import io
+
+    from imu_valgus.live import TerminalView
+    from imu_valgus.pipeline import Alert
+    valgus = Alert(12.5, "left", "valgus", 14.2, True, "fppa", False)
+    withheld = Alert(20.0, "right", "femoral_rotation", 9.5, False, "femoral_ir", False)
+    for beep in (False, True):
+        out = io.StringIO()
+        view = TerminalView(out, beep=beep)
+        view.output(valgus)
+        view.output(withheld)
+        first, second = out.getvalue().splitlines()
+        assert first.endswith("VALGUS left leg: IMU-FPPA 14.2° → buzz left shank")
+        assert first.startswith("\a") == beep
+        assert second.endswith("FEMORAL ROTATION right leg: femoral internal rotation "
+                               "9.5° → not fed back (schedule)")
+        assert "\a" not in second

@@ -234,8 +234,17 @@ def test_replay_task_auto(tmp_path, capsys, squat_sim):
     assert report["reps"] and all(r["task"] == "squat" for r in report["reps"])
     assert main(["replay", str(path), "--task", "auto"]) == 0
     assert "Recognised tasks:" in capsys.readouterr().out
-    assert main(["replay", str(path), "--task", "bogus"]) == 1
-    assert "unknown task" in capsys.readouterr().err
+    # a wrong task name is a usage error on every command that takes one, before any
+    # sensor is looked for; "stairs" (up and down) is pointed to auto
+    for argv in (["replay", str(path), "--task", "bogus"],
+                 ["stream", "--simulate", "--task", "stairs"],
+                 ["import", "csv", str(path), "-o", str(tmp_path / "x.ivr"),
+                  "--task", "stairs"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and "unknown task" in err and "stair-descent" in err
+        assert ("auto" in err.split(";")[0]) == (argv[-1] == "stairs")
 
 
 @pytest.mark.parametrize("cmd", ["replay", "stream"])

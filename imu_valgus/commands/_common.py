@@ -43,4 +43,19 @@ def fraction(text: str) -> float:
     return v
 
 
+TASK_CHOICES = ("auto", "squat", "single-leg-squat", "stair-ascent", "stair-descent",
+                "walking", "sit-to-stand", "clamshell", "hydrant")
+"""What ``--task`` accepts (``auto``: recognise the exercise from the movement)."""
+
+
+def task_name(text: str) -> str:
+    """A task of :data:`TASK_CHOICES` (argparse type), or ``""``: none given (the
+    recording's, on replay); a stair session going both ways is ``auto``."""
+    if text in TASK_CHOICES or text == "":
+        return text
+    hint = " (for stairs up and down in one session: auto)" if text == "stairs" else ""
+    raise argparse.ArgumentTypeError(
+        f"unknown task {text!r}{hint}; choose one of: {', '.join(TASK_CHOICES)}")
+
+
 RAW = argparse.RawDescriptionHelpFormatter

@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser(
         "evaluate", help="accuracy of the whole pipeline against simulated ground truth",
         description="Run a matrix of simulated sessions (tasks × sensor error levels × "
-        "strap mountings × seeds, sensors on both legs, plus 10-minute programme sessions) "
+        "strap mountings × seeds, sensors on both legs, plus 12.7-minute programme sessions) "
         "through the product pipeline and compare with the truth: RMSE and largest error "
         "of knee flexion, knee abduction, IMU-FPPA and femoral rotation; rep detection "
         "precision/recall/F1; valgus alert precision/recall/F1 and latency; alerts during "
@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="tasks (default: all: " + ", ".join(MATRIX_TASKS) + ")")
     e.add_argument("--seeds", type=positive_int, default=2, help="seeds per cell (default: 2)")
     e.add_argument("--no-sessions", action="store_true",
-                   help="leave out the 10-minute programme sessions")
+                   help="leave out the 12.7-minute programme sessions")
     e.add_argument("--acc-calibration", choices=("table", "table-acc-only", "none"), default="table",
                    help="table: each simulated sensor was calibrated on a table first "
                    "(imu-valgus sensors calibrate: accelerometer offsets, scale, "

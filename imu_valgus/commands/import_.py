@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from imu_valgus.commands._common import RAW
+from imu_valgus.commands._common import RAW, TASK_CHOICES, task_name
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,8 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--locations", metavar="LOC,LOC",
                    help="xsens: sensor location of each file in order (left_thigh, "
                    "left_shank, right_thigh, right_shank)")
-    r.add_argument("--task", default="", help="task performed (e.g. squat, "
-                   "single-leg-squat, stair-ascent, clamshell)")
+    r.add_argument("--task", default="", metavar="TASK", type=task_name,
+                   help="task performed: one of " + ", ".join(TASK_CHOICES)
+                   + " (default: none recorded; give replay --task then)")
     r.add_argument("--athlete", default="", help="athlete name or code")
     r.add_argument("--force", action="store_true", help="overwrite RECORDING if it exists")
     r.set_defaults(run=run)

@@ -6,11 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from imu_valgus.commands._common import RAW
+from imu_valgus.commands._common import RAW, TASK_CHOICES, task_name
 from imu_valgus.commands._feedback import add_feedback_options, feedback_settings
-
-TASK_CHOICES = ("auto", "squat", "single-leg-squat", "stair-ascent", "stair-descent",
-                "walking", "sit-to-stand", "clamshell", "hydrant")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("recording", type=Path, metavar="FILE", help="recording (.ivr)")
     r.add_argument("--format", choices=("table", "json"), default="table",
                    help="table for people, json for scripts (default: %(default)s)")
-    r.add_argument("--task", default="", metavar="TASK",
+    r.add_argument("--task", default="", metavar="TASK", type=task_name,
                    help="task for rep and alert rules: one of " + ", ".join(TASK_CHOICES)
                    + "; 'auto' recognises the exercise from the movement (quiet standing, "
                    "walking, stairs up/down, squat, single-leg squat, sit-to-stand, clamshell, "

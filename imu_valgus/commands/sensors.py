@@ -39,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions.required = True
     a = actions.add_parser(
         "assign", help="tap each sensor when asked to register where it is worn",
-        description="Scan, connect to every imu-valgus sensor in range, then for each "
+        description="Scan, connect to every supported sensor in range (imu-valgus "
+        "reference sensors, Movella DOT, WitMotion, Thingy:52), then for each "
         "location ask you to tap that sensor firmly two or three times. Keep the others "
         "still. Writes the registry (replacing the entries of those locations).",
         epilog="example:\n  imu-valgus sensors assign --legs both --timeout 60",

@@ -12,7 +12,7 @@ from imu_valgus.ble.cli_support import (
     default_registry_path,
     positive_float,
 )
-from imu_valgus.commands._common import RAW
+from imu_valgus.commands._common import RAW, TASK_CHOICES, task_name
 from imu_valgus.commands._feedback import add_feedback_options, feedback_settings
 
 
@@ -52,11 +52,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="how long to look for the sensors, seconds (default: 20)")
     s.add_argument("--dashboard", action="store_true",
                    help="show the live dashboard window instead of the terminal view")
-    s.add_argument("--task", default="single-leg-squat",
-                   help="task for rep and alert rules, stored in the recording; 'auto' "
+    s.add_argument("--beep", action="store_true",
+                   help="also beep on each alert that is fed back (the terminal's bell, or "
+                   "the system beep with --dashboard)")
+    s.add_argument("--task", default="single-leg-squat", metavar="TASK", type=task_name,
+                   help="task for rep and alert rules, stored in the recording: one of "
+                   + ", ".join(TASK_CHOICES) + ". The session keeps it throughout; 'auto' "
                    "recognises the exercise from the movement (walking, stairs up/down, "
                    "squat, single-leg squat, sit-to-stand, clamshell, hydrant; "
-                   "docs/task-recognition.md) and replays the same way (default: %(default)s)")
+                   "docs/task-recognition.md), so use it for a session that mixes them or "
+                   "goes up and down stairs; it replays the same way (default: %(default)s)")
     add_feedback_options(s, recorded=False)
     add_registry_option(s)
     add_simulation_options(s)
@@ -107,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         from imu_valgus.commands.dashboard import require_display
 
         require_display()
-    view = None if args.dashboard else TerminalView(sys.stdout)
+    view = None if args.dashboard else TerminalView(sys.stdout, beep=args.beep)
     try:
         print(f"looking for {len(manager.registry)} sensors ...", file=sys.stderr)
         manager.connect(timeout_s=args.connect_timeout).result(args.connect_timeout + 60)
@@ -132,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
             wall = 3.0 * args.duration / args.speed + 30.0 if args.duration else None
             run_window(source, duration_s=wall, threshold_deg=settings.threshold_deg,
                        measure=settings.measure, baseline=settings.baseline,
-                       task=args.task, task_rules=settings.task_rules,
+                       task=args.task, task_rules=settings.task_rules, beep=args.beep,
                        close_when_finished=args.duration is not None)
             source.close()
             summary = source.summary

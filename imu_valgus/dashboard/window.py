@@ -18,7 +18,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from imu_valgus.dashboard.sources import SourceInfo
-from imu_valgus.feedback import MEASURE_NAMES, describe_value
+from imu_valgus.feedback import MEASURE_NAMES, ActionConfig, describe_value
 from imu_valgus.pipeline import (
     Alert,
     AngleBlock,
@@ -34,7 +34,8 @@ from imu_valgus.reps import fmt_deg
 from imu_valgus.taskrec import TaskRecognised
 
 COLOURS = {"flexion": "#1f77b4", "abduction": "#d62728", "fppa": "#ff7f0e", "ir": "#2ca02c"}
-FLASH_MS = 400
+FLASH_MS = ActionConfig().flash_duration_ms
+"""How long a leg's panel flashes red on an alert (the flash action's duration), ms."""
 
 
 class Source(Protocol):
