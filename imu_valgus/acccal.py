@@ -205,11 +205,16 @@ def _moving_mean(x: np.ndarray, w: int) -> np.ndarray:
     return (c[hi] - c[lo]) / (hi - lo).reshape((-1,) + (1,) * (x.ndim - 1))
 
 
+def _window(fs_hz: float) -> int:
+    """The 0.25 s window stillness is judged over, samples."""
+    return max(3, int(round(0.25 * fs_hz)))
+
+
 def _still(acc: np.ndarray, gyr: np.ndarray, fs_hz: float) -> tuple[np.ndarray, int]:
     """Per-sample stillness ``(N,)`` and the window it is judged over (samples): a low
     and steady rotation rate (whatever the gyro's offset) and a steady specific force
     over 0.25 s.  A sample's verdict depends only on the samples within two windows of it."""
-    w = max(3, int(round(0.25 * fs_hz)))
+    w = _window(fs_hz)
     m = _moving_mean(acc, w)
     var = _moving_mean(np.sum((acc - m) ** 2, axis=1), w)
     rate = _moving_mean(np.linalg.norm(gyr, axis=1), w)
@@ -277,9 +282,8 @@ class RestTracker:
         of which the part given to the previous call must be unchanged."""
         acc, gyr = _checked(acc_m_s2, gyr_rad_s)
         n = len(acc)
-        w = max(3, int(round(0.25 * self.fs_hz)))
-        s0 = max(0, self._from - 2 * w)
-        still, _ = _still(acc[s0:], gyr[s0:], self.fs_hz)
+        s0 = max(0, self._from - 2 * _window(self.fs_hz))
+        still, w = _still(acc[s0:], gyr[s0:], self.fs_hz)
         final = max(n - 2 * w, self._from)        # verdicts before this are final
         min_n = self.min_s * self.fs_hz
         found, open_at = [], None

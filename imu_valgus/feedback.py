@@ -230,16 +230,24 @@ class AlertDetector:
         self._armed, self._above_since = armed, since
         return fired
 
+    def _heeds_bound(self, fppa_error_deg: np.ndarray | None) -> bool:
+        """An IMU-FPPA rule with an error margin, given a bound."""
+        r = self.rule
+        return fppa_error_deg is not None and r.measure == "fppa" \
+            and r.max_fppa_error_deg is not None
+
+    def _seated(self, fppa_sensitivity: np.ndarray) -> np.ndarray:
+        """``(n,)`` bool: beyond the rule's sensitivity limit (seated)."""
+        return np.asarray(fppa_sensitivity, float) > self.rule.max_fppa_sensitivity
+
     def seated_highest(self, measure_deg: np.ndarray, fppa_error_deg: np.ndarray | None,
                        fppa_sensitivity: np.ndarray | None) -> np.ndarray:
         """``(n,)`` the IMU-FPPA plus its error bound where the sensitivity is beyond
         the rule's limit (seated), NaN elsewhere and for rules without a bound."""
-        r = self.rule
         m = np.asarray(measure_deg, float)
-        if fppa_error_deg is None or fppa_sensitivity is None or r.measure != "fppa" \
-                or r.max_fppa_error_deg is None:
+        if fppa_sensitivity is None or not self._heeds_bound(fppa_error_deg):
             return np.full(m.shape, np.nan)
-        return np.where(np.asarray(fppa_sensitivity, float) > r.max_fppa_sensitivity,
+        return np.where(self._seated(fppa_sensitivity),
                         m + np.asarray(fppa_error_deg, float), np.nan)
 
     def excess_error(self, fppa_error_deg: np.ndarray | None, n: int,
@@ -249,12 +257,12 @@ class AlertDetector:
         ``max_fppa_excess_deg`` or ``max_fppa_sensitivity``), degrees: the rule judges
         the measure minus this."""
         r = self.rule
-        if fppa_error_deg is None or r.measure != "fppa" or r.max_fppa_error_deg is None:
+        if not self._heeds_bound(fppa_error_deg):
             return np.zeros(n)
         x = np.maximum(np.asarray(fppa_error_deg, float) - r.max_fppa_error_deg, 0.0)
         x = np.where(x > r.max_fppa_excess_deg, np.inf, x)
         if fppa_sensitivity is not None:
-            x[np.asarray(fppa_sensitivity, float) > r.max_fppa_sensitivity] = np.inf
+            x[self._seated(fppa_sensitivity)] = np.inf
         return x
 
 
